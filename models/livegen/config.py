@@ -1,0 +1,46 @@
+"""Training presets: one for this project's 2-core CPU box, one for a CUDA machine. Same code for both."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainConfig:
+    size: int = 256  # video frame side in pixels
+    fps: float = 16.0
+    # Autoencoder phase
+    vae_steps: int = 2400
+    vae_batch: int = 8
+    vae_crop: int = 128  # train the fully convolutional VAE on crops: 4x cheaper per sample
+    vae_lr: float = 4e-4
+    vae_kl: float = 1e-5
+    # Latent dataset: clips encoded once so the denoiser trains on latents alone
+    latent_clips: int = 2400
+    latent_frames: int = 24  # latent frames per clip (4 video frames each)
+    # Decoder phase: the decoder alone, sharpened on full frames once the latent space is fixed
+    decoder_steps: int = 1200
+    decoder_batch: int = 4
+    decoder_lr: float = 1e-4
+    # Denoiser phase
+    model: str = "PyramidDiT-S"
+    steps: int = 12000
+    batch: int = 32
+    lr: float = 5e-4
+    warmup: int = 300
+    text_dropout: float = 0.1  # prompt dropout for classifier-free guidance
+    history_noise_max: float = 0.5  # history is corrupted with sigma ~ U(0, this): learn to recover
+    history_drop: float = 0.15  # also drop older history levels at random
+    ema: float = 0.999
+    sample_every: int = 1000
+    checkpoint_every: int = 200
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "cpu": TrainConfig(),
+    "gpu": TrainConfig(vae_steps=20000, vae_batch=32, vae_crop=256, decoder_steps=10000, decoder_batch=16, latent_clips=20000, latent_frames=32,
+                       model="PyramidDiT-B", steps=200000, batch=256, lr=3e-4, sample_every=5000,
+                       checkpoint_every=2000),
+    # A quick end-to-end pass for tests of the training code itself.
+    "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, latent_clips=4, latent_frames=10,
+                         model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1),
+}

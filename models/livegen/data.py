@@ -1,0 +1,19 @@
+"""Training data drawn from the world: rendered clips with their captions, on the training split."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import world
+
+
+def clip_batch(rng: np.random.Generator, batch: int, n_frames: int, size: int, fps: float,
+               heldout: dict, max_start: float = 30.0) -> tuple[torch.Tensor, list[world.Scene], list[float]]:
+    """`batch` training-split clips (B, n_frames, 3, size, size) in [-1, 1], their scenes and start times.
+
+    Clips start at a random time, so objects are seen everywhere, mid-wrap and mid-bounce too.
+    """
+    scenes = [world.sample_scene(rng, heldout, want_heldout=False) for _ in range(batch)]
+    starts = [float(rng.uniform(0, max_start)) for _ in range(batch)]
+    video = torch.stack([world.render(s, n_frames, size, fps, t0) for s, t0 in zip(scenes, starts)])
+    return video.float() / 127.5 - 1, scenes, starts

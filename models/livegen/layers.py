@@ -1,0 +1,34 @@
+"""Small building blocks shared by the text encoder and the denoiser."""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Linear(nn.Linear):
+    """nn.Linear that trains about 4x faster on CPU.
+
+    On CPU PyTorch 1.13, a 1x1 convolution (oneDNN) runs about four times faster than the BLAS
+    matmul behind F.linear, forward and backward alike. Viewing (M, in) rows as a channels-last
+    (1, in, M, 1) image makes that convolution copy-free. Inference and export use F.linear.
+    """
+
+    def forward(self, x):
+        if not (self.training and x.device.type == "cpu"):
+            return F.linear(x, self.weight, self.bias)
+        lead = x.shape[:-1]
+        rows = x.reshape(1, -1, 1, self.in_features).permute(0, 3, 1, 2)  # (1, in, M, 1) channels-last
+        y = F.conv2d(rows, self.weight[:, :, None, None], self.bias)
+        return y.permute(0, 2, 3, 1).reshape(*lead, self.out_features)
+
+
+def pick_device() -> torch.device:
+    """CUDA when present, else the CPU with every core (or OMP_NUM_THREADS threads when set)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(os.cpu_count() or 1)
+    return torch.device("cpu")

@@ -1,0 +1,31 @@
+"""Training logs (JSON lines) and crash-safe checkpoints."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import torch
+
+
+class Log:
+    """Appends JSON lines to a file and prints a short progress line."""
+
+    def __init__(self, path: str, total: int):
+        self.file = open(path, "a")
+        self.total = total
+        self.t0 = time.time()
+
+    def write(self, step: int, **fields: float) -> None:
+        record = {"step": step, "time": round(time.time() - self.t0, 1), **fields}
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        shown = " ".join(f"{k}={v:.4g}" for k, v in fields.items())
+        print(f"[{step}/{self.total}] {shown} ({record['time']:.0f}s)", flush=True)
+
+
+def save(path: str, **state) -> None:
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a crash mid-write never leaves a broken checkpoint
+

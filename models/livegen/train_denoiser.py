@@ -1,0 +1,172 @@
+"""The denoiser phase of models/train.py: text encoder + PyramidDiT on pre-encoded latent clips.
+
+Each training example is one target latent frame with its temporal-pyramid history. The history
+pass runs once and serves all spatial stages, each at its own random point of its stage
+(Pyramid Flow's piecewise flow). The history is corrupted with sigma_c ~ U(0, max) and its older
+levels sometimes dropped, so the model learns to continue from imperfect frames of its own; a
+share of examples has no history at all, so first frames from text alone get their own practice.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import media, pyramid, world
+from .config import TrainConfig
+from .denoiser import PyramidDiT, PyramidDiT_models
+from .runlog import Log, save
+from .sampler import Generator
+from .text import TextConfig, TextEncoder, default_tokenizer
+from .vae import StreamingDecoder, VideoVAE
+
+FIRST_FRAME_SHARE = 0.15  # examples with an empty history
+
+SAMPLE_PROMPTS = [
+    "a large red circle moving left on a blue background",
+    "a small yellow square bouncing and a large green triangle standing still on a black background",
+]
+
+
+def build(cfg: TrainConfig) -> tuple[TextEncoder, PyramidDiT]:
+    tokenizer = default_tokenizer()
+    text = TextEncoder(TextConfig(vocab_size=len(tokenizer.vocab), max_tokens=tokenizer.max_tokens))
+    dit = PyramidDiT(dataclasses.replace(PyramidDiT_models[cfg.model], latent_size=cfg.size // 16))
+    return text, dit
+
+
+class Batcher:
+    """Draws training examples from the latent dataset."""
+
+    def __init__(self, latents: torch.Tensor, scenes: list[dict], cfg: TrainConfig, tp: pyramid.TemporalPyramid,
+                 sp: pyramid.SpatialPyramid, seed: int):
+        self.latents, self.scenes, self.cfg, self.tp, self.sp = latents, scenes, cfg, tp, sp
+        self.rng = np.random.default_rng(seed)
+        self.tokenizer = default_tokenizer()
+
+    def scene(self, i: int) -> world.Scene:
+        s = self.scenes[i]
+        return world.Scene(s["background"], tuple(world.ObjectSpec(**o) for o in s["objects"]), s["shading"],
+                           tuple(map(tuple, s["starts"])), tuple(map(tuple, s["bounce_signs"])))
+
+    def __call__(self, batch: int):
+        n_clips, n_frames = self.latents.shape[:2]
+        histories, targets, captions = [], [], []
+        for _ in range(batch):
+            i = int(self.rng.integers(n_clips))
+            k = 0 if self.rng.random() < FIRST_FRAME_SHARE else int(self.rng.integers(1, n_frames))
+            clip = self.latents[i].float()  # (K, C, h, w)
+            past = [clip[j][None] for j in range(max(0, k - self.tp.frames), k)]
+            c, h = clip.shape[1], clip.shape[2]
+            levels = pyramid.history_levels(past, self.tp) if past else pyramid.empty_history(self.tp, 1, c, h)
+            if self.rng.random() < self.cfg.history_drop:
+                keep = int(self.rng.integers(1, len(levels)))  # drop the older levels
+                levels = [(lat, age, mask if j < keep else torch.zeros_like(mask)) for j, (lat, age, mask) in enumerate(levels)]
+            histories.append(levels)
+            targets.append(clip[k])
+            text = world.caption(self.scene(i), self.rng)
+            captions.append("" if self.rng.random() < self.cfg.text_dropout else text)
+        levels = [tuple(torch.cat([hst[j][m] for hst in histories]) for m in range(3)) for j in range(len(self.tp.levels))]
+        sigma_c = torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, batch)).float()
+        levels = [((1 - sigma_c[:, None, None, None, None]) * lat + sigma_c[:, None, None, None, None] * torch.randn_like(lat),
+                   ages, mask) for lat, ages, mask in levels]
+        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions)
+
+
+def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid):
+    """Per stage: (noisy latent, sigma, target velocity) on the piecewise flow of Pyramid Flow."""
+    out = []
+    b = x0.shape[0]
+    for k in range(sp.stages):
+        clean = pyramid.down(x0, sp.factor(k))
+        coarse = pyramid.up(pyramid.down(clean, 2)) if k > 0 else torch.zeros_like(clean)
+        noise = torch.randn_like(clean)
+        s, e = sp.starts[k], sp.ends[k]
+        x_start = (1 - s) * coarse + s * noise
+        x_end = (1 - e) * clean + e * noise
+        u = torch.rand(b, 1, 1, 1)
+        x = (1 - u) * x_start + u * x_end
+        sigma = (s + (e - s) * u).flatten()
+        out.append((x, sigma, x_end - x_start))
+    return out
+
+
+def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: float, vae: VideoVAE) -> None:
+    path = os.path.join(out, "denoiser.pt")
+    text, dit = build(cfg)
+    text, dit = text.to(device), dit.to(device)
+    params = list(text.parameters()) + list(dit.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    ema_text, ema_dit = copy.deepcopy(text).eval(), copy.deepcopy(dit).eval()
+    step = 0
+    if os.path.exists(path):
+        state = torch.load(path, map_location=device)
+        text.load_state_dict(state["text"])
+        dit.load_state_dict(state["dit"])
+        ema_text.load_state_dict(state["ema_text"])
+        ema_dit.load_state_dict(state["ema_dit"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    if step >= cfg.steps:
+        return
+    dataset = torch.load(os.path.join(out, "latents.pt"))
+    sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
+    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, sp, seed=step)
+    log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
+    n_params = sum(p.numel() for p in params)
+    print(f"denoiser: {n_params / 1e6:.2f}M parameters, {len(dataset['scenes'])} clips", flush=True)
+
+    def checkpoint():
+        save(path, text=text.state_dict(), dit=dit.state_dict(), ema_text=ema_text.state_dict(),
+             ema_dit=ema_dit.state_dict(), opt=opt.state_dict(), step=step, config=cfg.model)
+
+    text.train()
+    dit.train()
+    while step < cfg.steps and time.time() < deadline:
+        levels, sigma_c, x0, ids = batcher(cfg.batch)
+        levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
+        emb, mask = text(ids.to(device))
+        hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
+        losses = []
+        for x, sigma, target in stage_examples(x0.to(device), sp):
+            v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
+            losses.append(F.mse_loss(v, target))
+        loss = sum(losses)
+        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(cfg.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for ema, live in ((ema_text, text), (ema_dit, dit)):
+                for pe, pl in zip(ema.parameters(), live.parameters()):
+                    pe.lerp_(pl, 1 - decay)
+        if step % 20 == 0:
+            log.write(step, loss=loss.item(), **{f"stage{k}": l.item() for k, l in enumerate(losses)},
+                      grad=float(grad), lr=lr)
+        if step % cfg.checkpoint_every == 0:
+            checkpoint()
+        if step % cfg.sample_every == 0:
+            write_samples(ema_text, ema_dit, vae, sp, tp, os.path.join(out, "samples", f"denoiser_{step:06d}.png"))
+    checkpoint()
+    if step < cfg.steps:
+        print(f"denoiser: stopped at step {step} of {cfg.steps} (time budget); run again to resume")
+        sys.exit(0)
+
+
+def write_samples(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, sp, tp, path: str, n_latent: int = 8) -> None:
+    gen = Generator(default_tokenizer(), copy.deepcopy(text).cpu().eval(), copy.deepcopy(dit).cpu().eval(),
+                    StreamingDecoder(copy.deepcopy(vae).cpu().eval()), sp, tp)
+    rows = [gen.generate([(0, p)], n_latent, seed=1)[1] for p in SAMPLE_PROMPTS]
+    media.contact_sheet(rows, path, every=2)

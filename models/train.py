@@ -1,0 +1,217 @@
+"""Trains the default model in resumable phases: autoencoder, latent dataset, denoiser, decoder.
+
+    /usr/bin/python3 models/train.py --preset cpu --out runs/cpu
+
+Uses CUDA when present (`--preset gpu` sizes the run for it), else every CPU core. Each phase
+checkpoints to --out and picks up where it stopped when the command runs again; a finished phase
+is skipped. Losses go to <out>/<phase>.log (JSON lines); samples to <out>/samples/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from livegen import data, media, world
+from livegen.config import PRESETS, TrainConfig
+from livegen.layers import pick_device
+from livegen.runlog import Log, save
+from livegen.vae import VAEConfig, VideoVAE
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of two videos in [-1, 1], measured on the 0..255 scale."""
+    mse = F.mse_loss((a.clamp(-1, 1) + 1) * 127.5, (b.clamp(-1, 1) + 1) * 127.5).item()
+    return 10 * math.log10(255**2 / max(mse, 1e-10))
+
+
+def train_vae(cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> VideoVAE:
+    path = os.path.join(out, "vae.pt")
+    vae = VideoVAE(VAEConfig()).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+    step = 0
+    if os.path.exists(path):
+        state = torch.load(path, map_location=device)
+        vae.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    if step >= cfg.vae_steps:
+        return vae
+    heldout = world.load_heldout()
+    rng = np.random.default_rng(1000 + step)
+    log = Log(os.path.join(out, "vae.log"), cfg.vae_steps)
+    T = vae.cfg.frames_per_latent
+    chunks = 3
+    vae.train()
+    while step < cfg.vae_steps and time.time() < deadline:
+        video, _, _ = data.clip_batch(rng, cfg.vae_batch, chunks * T, cfg.size, cfg.fps, heldout)
+        if cfg.vae_crop < cfg.size:
+            cells = (cfg.size - cfg.vae_crop) // 16
+            y, x = (int(rng.integers(cells + 1)) * 16 for _ in range(2))
+            video = video[..., y : y + cfg.vae_crop, x : x + cfg.vae_crop]
+        video = video.to(device)
+        mean, logvar = vae.encode_moments(video)  # (B, K, C, h, w)
+        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+        cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
+        b, k = z.shape[:2]
+        recon = vae.decoder(z.flatten(0, 1), cache.flatten(0, 1)).reshape(video.shape)
+        rec = F.l1_loss(recon, video) + F.mse_loss(recon, video)
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+        loss = rec + cfg.vae_kl * kl
+        lr = cfg.vae_lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / cfg.vae_steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 20 == 0:
+            log.write(step, loss=loss.item(), kl=kl.item(), psnr=psnr(recon.detach(), video), lr=lr)
+        if step % cfg.checkpoint_every == 0 or step == cfg.vae_steps:
+            save(path, model=vae.state_dict(), opt=opt.state_dict(), step=step)
+        if step % cfg.sample_every == 0:
+            media.contact_sheet([torch.cat([video[0], recon[0].detach()], dim=-1)],
+                                os.path.join(out, "samples", f"vae_{step:06d}.png"), every=2)
+    save(path, model=vae.state_dict(), opt=opt.state_dict(), step=step)
+    if step < cfg.vae_steps:
+        print(f"vae: stopped at step {step} of {cfg.vae_steps} (time budget); run again to resume")
+        sys.exit(0)
+    return vae
+
+
+@torch.no_grad()
+def fit_latent_stats(vae: VideoVAE, cfg: TrainConfig, device: torch.device) -> None:
+    """Sets the latent normalisation from a sample of encoded clips."""
+    heldout = world.load_heldout()
+    rng = np.random.default_rng(7)
+    vae.eval()
+    means = []
+    for _ in range(8):
+        video, _, _ = data.clip_batch(rng, 8, 8 * vae.cfg.frames_per_latent, cfg.size, cfg.fps, heldout)
+        mean, _ = vae.encode_moments(video.to(device))
+        means.append(mean.transpose(0, 2).reshape(vae.cfg.latent_channels, -1))  # (C, N)
+    allz = torch.cat(means, dim=1)
+    vae.latent_mean.copy_(allz.mean(dim=1))
+    vae.latent_std.copy_(allz.std(dim=1).clamp_min(1e-3))
+
+
+@torch.no_grad()
+def encode_latents(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
+    """Encodes `latent_clips` training clips once: <out>/latents.pt holds normalised latents + captions."""
+    path = os.path.join(out, "latents.pt")
+    part = path + ".part"
+    state = torch.load(part) if os.path.exists(part) else {"latents": [], "scenes": [], "done": 0}
+    heldout = world.load_heldout()
+    T = vae.cfg.frames_per_latent
+    vae.eval()
+    per = 8
+    while state["done"] < cfg.latent_clips:
+        if time.time() > deadline:
+            torch.save(state, part)
+            print(f"latents: {state['done']}/{cfg.latent_clips} encoded (time budget); run again to resume")
+            sys.exit(0)
+        rng = np.random.default_rng(50_000 + state["done"])
+        video, scenes, _ = data.clip_batch(rng, per, cfg.latent_frames * T, cfg.size, cfg.fps, heldout, max_start=60.0)
+        state["latents"].append(vae.encode(video.to(device)).half().cpu())  # (B, K, C, h, w)
+        state["scenes"].extend(asdict(s) for s in scenes)
+        state["done"] += per
+        if state["done"] % 200 == 0:
+            print(f"latents: {state['done']}/{cfg.latent_clips}", flush=True)
+            torch.save(state, part)
+    torch.save({"latents": torch.cat(state["latents"]), "scenes": state["scenes"],
+                "latent_mean": vae.latent_mean.clone(), "latent_std": vae.latent_std.clone()}, path)
+    if os.path.exists(part):
+        os.remove(part)
+
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
+    """Sharpens the decoder on full frames with the encoder frozen, so the latent space the
+    denoiser learned stays exactly as it was. An L1 loss on image gradients punishes the blur
+    that plain L1/L2 regression leaves at the edges of small shapes."""
+    path = os.path.join(out, "decoder.pt")
+    opt = torch.optim.AdamW(vae.decoder.parameters(), lr=cfg.decoder_lr, weight_decay=0.0)
+    step = 0
+    if os.path.exists(path):
+        state = torch.load(path, map_location=device)
+        vae.decoder.load_state_dict(state["decoder"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    if step >= cfg.decoder_steps:
+        return
+    heldout = world.load_heldout()
+    rng = np.random.default_rng(2000 + step)
+    log = Log(os.path.join(out, "decoder.log"), cfg.decoder_steps)
+    T = vae.cfg.frames_per_latent
+    vae.encoder.eval()
+    vae.decoder.train()
+    while step < cfg.decoder_steps and time.time() < deadline:
+        video, _, _ = data.clip_batch(rng, cfg.decoder_batch, 2 * T, cfg.size, cfg.fps, heldout)
+        video = video.to(device)
+        with torch.no_grad():
+            mean, logvar = vae.encode_moments(video)  # (B, 2, C, h, w)
+            z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+        cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
+        recon = vae.decoder(z.flatten(0, 1), cache.flatten(0, 1)).reshape(video.shape)
+        loss = F.l1_loss(recon, video) + sum(F.l1_loss(a, b) for a, b in zip(image_gradients(recon), image_gradients(video)))
+        lr = cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.decoder_steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.decoder.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 20 == 0:
+            log.write(step, loss=loss.item(), psnr=psnr(recon.detach(), video), lr=lr)
+        if step % cfg.checkpoint_every == 0:
+            save(path, decoder=vae.decoder.state_dict(), opt=opt.state_dict(), step=step)
+    save(path, decoder=vae.decoder.state_dict(), opt=opt.state_dict(), step=step)
+    if step < cfg.decoder_steps:
+        print(f"decoder: stopped at step {step} of {cfg.decoder_steps} (time budget); run again to resume")
+        sys.exit(0)
+
+
+def main(args: argparse.Namespace) -> None:
+    cfg = PRESETS[args.preset]
+    for override in args.set or []:
+        key, value = override.split("=", 1)
+        setattr(cfg, key, type(getattr(cfg, key))(value))
+    device = pick_device()
+    os.makedirs(os.path.join(args.out, "samples"), exist_ok=True)
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(asdict(cfg), f, indent=2)
+    deadline = time.time() + args.minutes * 60 if args.minutes else math.inf
+    print(f"training on {device} with preset {args.preset!r}", flush=True)
+    vae = train_vae(cfg, args.out, device, deadline)
+    fit_latent_stats(vae, cfg, device)
+    if args.phase == "vae":
+        return
+    if not os.path.exists(os.path.join(args.out, "latents.pt")):
+        encode_latents(vae, cfg, args.out, device, deadline)
+    from livegen.train_denoiser import train_denoiser
+
+    train_denoiser(cfg, args.out, device, deadline, vae)
+    finetune_decoder(vae, cfg, args.out, device, deadline)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--out", default="runs/cpu", help="checkpoints, logs and samples go here")
+    parser.add_argument("--phase", choices=["vae", "all"], default="all", help="stop after this phase")
+    parser.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes")
+    parser.add_argument("--set", action="append", help="override a config field, e.g. --set steps=5000")
+    main(parser.parse_args())
