@@ -30,6 +30,15 @@ from livegen.train_denoiser import build
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
 
 OPSET = 17
+TOKENIZER_CASES = [
+    "a large red circle moving left on a blue background",
+    "A Tiny GREY wedge, sinking... over an orange backdrop!",
+    "",
+    "   \t\n",
+    "a zebra 🦓 très красный 赤い circle",
+    "red\x00dish ÀB İi ǅ",
+    "big " * 40,
+]
 FORMAT_VERSION = 1
 DEFAULT_GUIDANCE = 3.0
 
@@ -79,11 +88,13 @@ class Fixtures:
         self.cases.append({"graph": graph, "inputs": {k: self.tensor(v) for k, v in inputs.items()},
                            "outputs": {k: self.tensor(v) for k, v in outputs.items()}})
 
-    def write(self, out: str) -> None:
+    def write(self, out: str, tokenizer: Tokenizer) -> None:
         with open(os.path.join(out, "parity.bin"), "wb") as f:
             f.write(self.blob)
+        texts = TOKENIZER_CASES + ["".join(map(chr, range(0x80)))]  # every ASCII character once
         with open(os.path.join(out, "parity.json"), "w") as f:
-            json.dump({"file": "parity.bin", "cases": self.cases}, f, indent=1)
+            json.dump({"file": "parity.bin", "cases": self.cases,
+                       "tokenizer": [{"text": t, "ids": tokenizer.encode(t)} for t in texts]}, f, indent=1)
 
 
 def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyramid.TemporalPyramid) -> dict:
@@ -183,7 +194,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
     with torch.no_grad():
         frames, next_cache = decoder(z, cache)
     fixtures.add("vaeDecoder", {"latent": z, "cache": cache}, {"frames": frames, "next_cache": next_cache})
-    fixtures.write(out)
+    fixtures.write(out, tokenizer)
 
     manifest = {
         "format": "livegen-model",

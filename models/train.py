@@ -184,6 +184,16 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         sys.exit(0)
 
 
+def machine(device: torch.device) -> dict:
+    """What the run trains on, for the model card."""
+    cpu = "unknown"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    return {"device": str(device), "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+            "cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
 def main(args: argparse.Namespace) -> None:
     cfg = PRESETS[args.preset]
     for override in args.set or []:
@@ -195,6 +205,8 @@ def main(args: argparse.Namespace) -> None:
         json.dump(asdict(cfg), f, indent=2)
     deadline = time.time() + args.minutes * 60 if args.minutes else math.inf
     print(f"training on {device} with preset {args.preset!r}", flush=True)
+    with open(os.path.join(args.out, "machine.json"), "w") as f:
+        json.dump(machine(device), f, indent=2)
     vae = train_vae(cfg, args.out, device, deadline)
     fit_latent_stats(vae, cfg, device)
     if args.phase == "vae":

@@ -1,0 +1,179 @@
+"""Measures a trained run with the reference sampler and writes the figures the model card shows.
+
+    /usr/bin/python3 models/evaluate.py --run runs/cpu --out models/default/card
+
+What it measures (livegen.analyze says how a frame is judged):
+- autoencoder reconstruction PSNR on held-out clips;
+- prompt adherence per frame on seen and on held-out prompts (10 s each), with the renderer's
+  own frames of the same prompts as the ceiling, and the model with its history cut to the newest
+  frame alone as an ablation;
+- steering: a colour edit mid-video: frames until the new colour holds, and how far the object
+  moved across the edit (continuity);
+- long horizon: adherence in the last 10 s of a 60 s rollout against its first 10 s.
+Writes quality.json and contact sheets / GIFs to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from export_onnx import load_run
+from livegen import analyze, media, pyramid, world
+from livegen.sampler import Generator
+from livegen.text import default_tokenizer
+from livegen.vae import StreamingDecoder
+
+
+def prompt_set(n: int, heldout_split: bool, seed: int) -> list[tuple[world.Scene, str]]:
+    rng = np.random.default_rng(seed)
+    heldout = world.load_heldout()
+    out = []
+    for _ in range(n):
+        scene = world.sample_scene(rng, heldout, want_heldout=heldout_split)
+        out.append((scene, world.caption(scene, rng)))
+    return out
+
+
+def to_hwc(frames: torch.Tensor) -> np.ndarray:
+    return frames.permute(0, 2, 3, 1).numpy()
+
+
+def mean_report(reports: list[analyze.ClipReport]) -> dict:
+    keys = [k for k in reports[0].as_dict() if k != "frames"]
+    return {"clips": len(reports), "frames": sum(r.frames for r in reports),
+            **{k: round(float(np.mean([getattr(r, k) for r in reports])), 4) for k in keys}}
+
+
+@torch.no_grad()
+def vae_psnr(vae, size: int, fps: float, clips: int = 12) -> float:
+    heldout = world.load_heldout()
+    rng = np.random.default_rng(4242)
+    errs = []
+    for _ in range(clips):
+        scene = world.sample_scene(rng, heldout, want_heldout=True)
+        video = world.render(scene, 16, size, fps, float(rng.uniform(0, 30)))[None].float() / 127.5 - 1
+        recon = vae.decode_clip(vae.encode(video)).clamp(-1, 1)
+        errs.append(((recon - video) * 127.5).pow(2).mean().item())
+    return 10 * math.log10(255**2 / float(np.mean(errs)))
+
+
+def edited(scene: world.Scene, rng: np.random.Generator) -> tuple[world.Scene, str]:
+    """The scene with its first object in another colour (not the background's nor the other object's)."""
+    taken = {scene.background} | {o.color for o in scene.objects}
+    colour = [c for c in world.COLORS if c not in taken][int(rng.integers(len(world.COLORS) - len(taken)))]
+    first = world.ObjectSpec(scene.objects[0].shape, scene.objects[0].size, colour, scene.objects[0].motion)
+    new = world.Scene(scene.background, (first,) + scene.objects[1:], scene.shading, scene.starts, scene.bounce_signs)
+    return new, world.caption(new)
+
+
+def steering(frames: np.ndarray, before: str, after: str, edit_frame: int) -> dict:
+    """Frames from the edit until the edited object shows its new colour, and its jump in place."""
+    prompts = [before] * edit_frame + [after] * (len(frames) - edit_frame)
+    _, per_frame = analyze.analyze_clip(frames, before, prompts)
+    old_bg, old_objects = world.parse_caption(before)
+    pos_before = analyze.analyze_frame(frames[edit_frame - 1], old_bg, old_objects).objects[0]["centroid"]
+    _, new_objects = world.parse_caption(after)
+    for t in range(edit_frame, len(frames)):
+        if per_frame[t]["objects"][0]["present"]:
+            pos = analyze.analyze_frame(frames[t], old_bg, new_objects).objects[0]["centroid"]
+            jump = None
+            if pos_before is not None:
+                d = np.abs(pos - pos_before)
+                d = np.minimum(d, frames.shape[1] - d)
+                jump = float(np.hypot(*d))
+            return {"frames_to_effect": t - edit_frame, "jump_px": jump}
+    return {"frames_to_effect": None, "jump_px": None}
+
+
+def main(args: argparse.Namespace) -> None:
+    t0 = time.time()
+    os.makedirs(args.out, exist_ok=True)
+    info, text, dit, vae = load_run(args.run)
+    size, fps = info["config"]["size"], info["config"]["fps"]
+    T = vae.cfg.frames_per_latent
+    sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
+    gen = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=args.guidance)
+    one_frame = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp,
+                          pyramid.TemporalPyramid(levels=((1, 1),), noise=tp.noise), guidance=args.guidance)
+    n_latent = int(args.seconds * fps / T)
+    results: dict = {"run": args.run, "trainingSteps": info["steps"], "guidance": args.guidance,
+                     "secondsPerClip": args.seconds, "size": size, "fps": fps}
+    results["vaePsnrHeldout"] = round(vae_psnr(vae, size, fps), 2)
+    print(f"vae psnr (held-out clips): {results['vaePsnrHeldout']} dB", flush=True)
+
+    for split, heldout_split, seed in (("seen", False, 11), ("heldout", True, 12)):
+        reports, ceiling, ablation, sheet = [], [], [], []
+        for i, (scene, prompt) in enumerate(prompt_set(args.prompts, heldout_split, seed)):
+            _, frames = gen.generate([(0, prompt)], n_latent, seed=100 + i)
+            report, _ = analyze.analyze_clip(to_hwc(frames), prompt)
+            reports.append(report)
+            truth = world.render(scene, n_latent * T, size, fps)
+            ceiling.append(analyze.analyze_clip(to_hwc(truth), prompt)[0])
+            if split == "seen" and i < args.ablation_prompts:
+                _, cut = one_frame.generate([(0, prompt)], n_latent, seed=100 + i)
+                ablation.append(analyze.analyze_clip(to_hwc(cut), prompt)[0])
+            if i < 4:
+                sheet.append(frames[: 8 * 6 : 6])
+                media.gif(frames, os.path.join(args.out, f"{split}_{i}.gif"), fps)
+            print(f"{split} {i}: {prompt!r}: passed {report.passed:.2f} coherent {report.coherent:.2f}", flush=True)
+        media.contact_sheet(sheet, os.path.join(args.out, f"{split}.png"))
+        results[split] = mean_report(reports)
+        results[split]["ceiling"] = mean_report(ceiling)
+        if ablation:
+            results["ablationOneFrameHistory"] = mean_report(ablation)
+            results["ablationFullModelSamePrompts"] = mean_report(reports[: len(ablation)])
+
+    edits, sheet = [], []
+    rng = np.random.default_rng(13)
+    edit_latent = n_latent // 2
+    for i, (scene, prompt) in enumerate(prompt_set(args.edit_prompts, False, 14)):
+        _, after = edited(scene, rng)
+        _, frames = gen.generate([(0, prompt), (edit_latent, after)], n_latent, seed=200 + i)
+        edits.append({"before": prompt, "after": after, **steering(to_hwc(frames), prompt, after, edit_latent * T)})
+        if i < 4:
+            sheet.append(frames[(edit_latent - 2) * T: (edit_latent + 4) * T: 3])
+            media.gif(frames, os.path.join(args.out, f"edit_{i}.gif"), fps)
+        print(f"edit {i}: {edits[-1]}", flush=True)
+    media.contact_sheet(sheet, os.path.join(args.out, "edit.png"))
+    took = [e["frames_to_effect"] for e in edits if e["frames_to_effect"] is not None]
+    jumps = [e["jump_px"] for e in edits if e["jump_px"] is not None]
+    results["steering"] = {"edits": edits, "applied": len(took) / len(edits),
+                           "medianFramesToEffect": float(np.median(took)) if took else None,
+                           "medianJumpPx": float(np.median(jumps)) if jumps else None}
+
+    long_latent = int(args.long_seconds * fps / T)
+    window = int(10 * fps)
+    first, last, sheet = [], [], []
+    for i, (scene, prompt) in enumerate(prompt_set(args.long_prompts, False, 15)):
+        _, frames = gen.generate([(0, prompt)], long_latent, seed=300 + i)
+        hwc = to_hwc(frames)
+        first.append(analyze.analyze_clip(hwc[:window], prompt)[0])
+        last.append(analyze.analyze_clip(hwc[-window:], prompt)[0])
+        sheet.append(frames[:: len(frames) // 10])
+        print(f"long {i}: first 10 s passed {first[-1].passed:.2f}, last 10 s {last[-1].passed:.2f}", flush=True)
+    media.contact_sheet(sheet, os.path.join(args.out, "long.png"))
+    results["longHorizon"] = {"seconds": args.long_seconds, "first10s": mean_report(first), "last10s": mean_report(last)}
+    results["wallSeconds"] = round(time.time() - t0, 1)
+    with open(os.path.join(args.out, "quality.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(json.dumps({k: v for k, v in results.items() if k != "steering"}, indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="runs/cpu")
+    parser.add_argument("--out", default="models/default/card")
+    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each seen / held-out clip")
+    parser.add_argument("--prompts", type=int, default=8, help="prompts per split")
+    parser.add_argument("--ablation-prompts", type=int, default=4)
+    parser.add_argument("--edit-prompts", type=int, default=6)
+    parser.add_argument("--long-prompts", type=int, default=2)
+    parser.add_argument("--long-seconds", type=float, default=60.0)
+    main(parser.parse_args())

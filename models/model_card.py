@@ -1,0 +1,212 @@
+"""Writes the model card (<model>/README.md) and docs/QUALITY.md from what was measured.
+
+    /usr/bin/python3 models/model_card.py --run runs/cpu --model models/default
+
+Every figure comes from a file a command wrote: the run's config.json, machine.json and training
+logs, the model's manifest.json, card/quality.json (models/evaluate.py) and card/bench.json
+(`npx livegen bench-model --json`). Nothing here is typed in by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def read_json(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_log(path: str) -> tuple[list[dict], float]:
+    """The records of a JSON-lines log and its wall time, summed over resumed segments."""
+    if not os.path.exists(path):
+        return [], 0.0
+    with open(path) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    wall, last = 0.0, 0.0
+    for r in records:
+        if r["time"] < last:  # a resumed run restarts its clock
+            wall += last
+        last = r["time"]
+    return records, wall + last
+
+
+def tail_mean(records: list[dict], key: str, n: int = 10) -> float:
+    values = [r[key] for r in records[-n:] if key in r]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def adherence_table(q: dict) -> str:
+    rows = [("seen prompts", q["seen"]), ("held-out prompts", q["heldout"]),
+            ("seen prompts, renderer (ceiling)", q["seen"]["ceiling"]),
+            ("held-out prompts, renderer (ceiling)", q["heldout"]["ceiling"])]
+    if "ablationOneFrameHistory" in q:
+        rows += [("ablation: same prompts, full model", q["ablationFullModelSamePrompts"]),
+                 ("ablation: history cut to the newest frame", q["ablationOneFrameHistory"])]
+    rows += [(f"{q['longHorizon']['seconds']:.0f} s rollout, first 10 s", q["longHorizon"]["first10s"]),
+             (f"{q['longHorizon']['seconds']:.0f} s rollout, last 10 s", q["longHorizon"]["last10s"])]
+    out = ["| frames of | clips | frames | **pass** | coherent | background | object once | shape | size | motion | no stray blobs |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in rows:
+        out.append(f"| {name} | {r['clips']} | {r['frames']} | **{pct(r['passed'])}** | {pct(r['coherent'])} | "
+                   f"{pct(r['background'])} | {pct(r['objects_present'])} | {pct(r['shape'])} | {pct(r['size'])} | "
+                   f"{pct(r['motion'])} | {pct(r['no_extra'])} |")
+    return "\n".join(out)
+
+
+CHECK = """A frame **passes** when its background has the prompt's colour, each prompt object is exactly one
+connected region of its colour with the right shape and size, no other colour forms a sizeable
+region, and each object's centroid moves as its motion says over the half second around the
+frame (`models/livegen/analyze.py`). *Coherent* is the same without motion."""
+
+
+def steering_section(q: dict) -> str:
+    s = q["steering"]
+    lines = ["| before | after | frames until the new colour holds | object jump at the edit (px) |", "|---|---|---|---|"]
+    for e in s["edits"]:
+        jump = "n/a" if e["jump_px"] is None else f"{e['jump_px']:.1f}"
+        took = "never" if e["frames_to_effect"] is None else str(e["frames_to_effect"])
+        lines.append(f"| {e['before']} | {e['after']} | {took} | {jump} |")
+    median = "n/a" if s["medianFramesToEffect"] is None else f"{s['medianFramesToEffect']:.0f}"
+    jump = "n/a" if s["medianJumpPx"] is None else f"{s['medianJumpPx']:.1f}"
+    return (f"Edits applied: {pct(s['applied'])}; median frames from the edit until the new colour holds: "
+            f"{median}; median jump of the object across the edit: {jump} px.\n\n" + "\n".join(lines))
+
+
+def main(args: argparse.Namespace) -> None:
+    cfg = read_json(os.path.join(args.run, "config.json"))
+    machine = read_json(os.path.join(args.run, "machine.json"))
+    manifest = read_json(os.path.join(args.model, "manifest.json"))
+    q = read_json(os.path.join(args.model, "card", "quality.json"))
+    bench_path = os.path.join(args.model, "card", "bench.json")
+    bench = read_json(bench_path) if os.path.exists(bench_path) else None
+    vae_log, vae_wall = read_log(os.path.join(args.run, "vae.log"))
+    den_log, den_wall = read_log(os.path.join(args.run, "denoiser.log"))
+    dec_log, dec_wall = read_log(os.path.join(args.run, "decoder.log"))
+    params = manifest["parameters"]
+    size_mb = sum(os.path.getsize(os.path.join(args.model, f)) for f in manifest["graphs"].values()) / 1e6
+    hardware = machine["gpu"] or f"{machine['cpu']}, {machine['threads']} threads ({machine['cores']} cores), no GPU"
+    g = manifest["gflop"]
+    video = manifest["video"]
+    stages = manifest["spatialPyramid"]["stages"]
+    levels = manifest["temporalPyramid"]["levels"]
+    speed = ""
+    if bench:
+        speed = (f"\nMeasured in onnxruntime-node on {bench['threads']} threads ({bench['cpu']}): "
+                 f"{bench['latentFrameMs']:.0f} ms per latent frame, **{bench['videoFps']:.1f} video frames per second** "
+                 f"(real-time factor {bench['realTimeFactor']:.2f} at {video['fps']:g} fps), "
+                 f"{bench['achievedGflops']:.0f} GFLOP/s (`npx livegen bench-model --json {bench_path}`).\n")
+    card = f"""# {manifest['name']} {manifest['version']}: the built-in model
+
+A Pyramid Flow video model trained from scratch on livegen's procedural world (coloured circles,
+squares and triangles that move on plain or gently shaded backgrounds; DESIGN section 5). It
+generates {video['width']}x{video['height']} video at {video['fps']:g} fps, {manifest['latent']['framesPerLatent']} frames per latent frame, steerable by prompt.
+This card is written by `models/model_card.py` from the measurements below; docs/model-format.md is
+the contract the files follow.
+
+## Model
+
+| part | what | parameters |
+|---|---|---|
+| text encoder | word tokenizer ({len(manifest['tokenizer']['vocab'])} words), 2-layer transformer, width {manifest['denoiser']['textWidth']} | {params['textEncoder'] / 1e6:.2f}M |
+| denoiser | PyramidDiT: {manifest['denoiser']['depth']} adaLN blocks, width {manifest['denoiser']['width']}, {manifest['denoiser']['heads']} heads, 2x2-cell tokens | {params['denoiser'] / 1e6:.2f}M |
+| VAE decoder | causal (cache = previous latent), 16x spatial and 4x temporal, 4x4 pixel shuffle | {params['vaeDecoder'] / 1e6:.2f}M |
+
+- Latent: {manifest['latent']['channels']} x {manifest['latent']['height']} x {manifest['latent']['width']} per latent frame.
+- Spatial pyramid: {len(stages)} stages at {', '.join(f"{s['scale']:g}" for s in stages)} of the latent side, {', '.join(str(s['steps']) for s in stages)} Euler steps, with Pyramid Flow's corrective renoising at each jump; guidance {manifest['guidance']['scale']:g}.
+- Temporal pyramid (bounded history): {', '.join(f"{l['frames']} frame(s) at {l['scale']:g}" for l in levels)}: {manifest['temporalPyramid']['tokens']} tokens, encoded once per latent frame, corrupted with sigma_c = {manifest['temporalPyramid']['noise']}.
+- Files: {size_mb:.1f} MB of ONNX graphs.
+
+## Cost
+
+{g['perVideoFrame']:.2f} GFLOP per video frame ({g['perLatentFrame']:.2f} per latent frame: history pass {g['history']:.2f},
+all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}), counted from the shapes.
+{speed}
+## Training
+
+- Data: procedurally rendered clips of the training split (`models/heldout.json` lists the
+  colour-shape and colour-on-background combinations never shown in training), captions with
+  random synonyms; {cfg['latent_clips']} clips of {cfg['latent_frames']} latent frames pre-encoded for the denoiser.
+- Hardware: {hardware}; PyTorch {machine['torch']}.
+- Command: `/usr/bin/python3 models/train.py --preset cpu --out runs/cpu` with
+  `--set latent_clips={cfg['latent_clips']} --set latent_frames={cfg['latent_frames']} --set steps={cfg['steps']}`.
+
+| phase | steps | batch | wall time | final loss (mean of last 10 logs) |
+|---|---|---|---|---|
+| autoencoder (128x128 crops) | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
+| denoiser + text encoder | {den_log[-1]['step'] if den_log else 0} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages) |
+| decoder sharpening (full frames, encoder frozen) | {dec_log[-1]['step'] if dec_log else 0} | {cfg['decoder_batch']} | {dec_wall / 60:.0f} min | {tail_mean(dec_log, 'loss'):.4f} |
+
+Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.
+
+## Quality
+
+Measured by `/usr/bin/python3 models/evaluate.py --run {args.run} --out {args.model}/card` with the
+reference sampler (the engine's algorithm, in PyTorch), {q['secondsPerClip']:g} s per clip, guidance {q['guidance']:g}.
+{CHECK}
+
+{adherence_table(q)}
+
+### Steering
+
+A colour edit of the first object halfway through a {q['secondsPerClip']:g} s clip:
+
+{steering_section(q)}
+
+## Samples
+
+Seen prompts (rows: prompts; columns: every 6th frame):
+
+![seen](card/seen.png)
+
+Held-out prompts:
+
+![held-out](card/heldout.png)
+
+Around a mid-video edit (every 3rd frame from two latent frames before the edit):
+
+![edit](card/edit.png)
+
+A {q['longHorizon']['seconds']:.0f} s rollout (ten frames spread over it):
+
+![long](card/long.png)
+
+GIFs: `card/seen_*.gif`, `card/heldout_*.gif`, `card/edit_*.gif`.
+"""
+    with open(os.path.join(args.model, "README.md"), "w") as f:
+        f.write(card)
+    quality = f"""# Quality
+
+Written by `models/model_card.py` from `{args.model}/card/quality.json`, which
+`/usr/bin/python3 models/evaluate.py --run {args.run} --out {args.model}/card` measured with the
+PyTorch reference sampler (the same algorithm the engine runs). The engine-level measurement over
+the ONNX graphs in TypeScript (`npx livegen quality`) comes with the engine.
+
+{CHECK}
+
+## Prompt adherence
+
+{adherence_table(q)}
+
+Autoencoder reconstruction on held-out clips: {q['vaePsnrHeldout']:.1f} dB PSNR.
+
+## Steering
+
+{steering_section(q)}
+"""
+    with open(args.quality_doc, "w") as f:
+        f.write(quality)
+    print(f"wrote {args.model}/README.md and {args.quality_doc}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="runs/cpu")
+    parser.add_argument("--model", default="models/default")
+    parser.add_argument("--quality-doc", default="docs/QUALITY.md")
+    main(parser.parse_args())

@@ -1,0 +1,71 @@
+"""The exporter writes four valid ONNX graphs whose names match the engine's, and a manifest."""
+import dataclasses
+import json
+import os
+import tempfile
+import unittest
+
+import onnx
+import torch
+
+import export_onnx
+from livegen.denoiser import PyramidDiT, PyramidDiT_models
+from livegen.text import TextConfig, TextEncoder, default_tokenizer
+from livegen.vae import VAEConfig, VideoVAE
+
+# The names server/ feeds and reads (docs/model-format.md).
+GRAPH_IO = {
+    "text_encoder.onnx": (["ids"], ["text", "text_mask"]),
+    "denoiser_history.onnx": (["sigma_c"] + [f"history_{i}{s}" for i in range(3) for s in ("", "_age", "_mask")],
+                              ["history_k", "history_v", "history_bias"]),
+    "denoiser_step.onnx": (["latent", "sigma", "text", "text_mask", "history_k", "history_v", "history_bias"], ["velocity"]),
+    "vae_decoder.onnx": (["latent", "cache"], ["frames", "next_cache"]),
+}
+
+
+class ExportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        torch.manual_seed(0)
+        tok = default_tokenizer()
+        text = TextEncoder(TextConfig(vocab_size=len(tok.vocab), width=32, depth=1)).eval()
+        dit = PyramidDiT(dataclasses.replace(PyramidDiT_models["PyramidDiT-tiny"], latent_size=8, text_width=32)).eval()
+        vae = VideoVAE(VAEConfig(enc_width=(16, 16), dec_width=(16, 16, 8))).eval()
+        cls.dir = tempfile.TemporaryDirectory()
+        cls.manifest = export_onnx.export_model(text, dit, vae, tok, cls.dir.name, 128, 16.0, {"steps": 0})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def test_graphs_are_valid_onnx_with_the_engine_names(self):
+        for file, (inputs, outputs) in GRAPH_IO.items():
+            model = onnx.load(os.path.join(self.dir.name, file))
+            onnx.checker.check_model(model)
+            self.assertGreaterEqual(model.opset_import[0].version, 17)
+            self.assertEqual([i.name for i in model.graph.input], inputs, file)
+            self.assertEqual([o.name for o in model.graph.output], outputs, file)
+
+    def test_manifest_describes_the_pyramids_and_names_the_graphs(self):
+        with open(os.path.join(self.dir.name, "manifest.json")) as f:
+            manifest = json.load(f)
+        self.assertEqual(manifest, self.manifest)
+        stages = manifest["spatialPyramid"]["stages"]
+        for stage, start in zip(stages, (1.0, 0.8002, 0.5007)):  # Pyramid Flow's
+            self.assertAlmostEqual(stage["sigmaStart"], start, places=4)
+        self.assertNotIn("renoise", stages[0])
+        self.assertAlmostEqual(stages[1]["renoise"]["alpha"], 0.5999, places=3)
+        self.assertEqual(len(manifest["temporalPyramid"]["levels"]), 3)
+        self.assertEqual(set(manifest["graphs"].values()), set(GRAPH_IO))
+        self.assertGreater(manifest["gflop"]["perVideoFrame"], 0)
+
+    def test_parity_fixtures_cover_every_graph_and_the_tokenizer(self):
+        with open(os.path.join(self.dir.name, "parity.json")) as f:
+            parity = json.load(f)
+        self.assertEqual({c["graph"] for c in parity["cases"]}, {"textEncoder", "history", "step", "vaeDecoder"})
+        self.assertEqual(sum(c["graph"] == "step" for c in parity["cases"]), 3)  # one per stage resolution
+        self.assertGreaterEqual(len(parity["tokenizer"]), 5)
+
+
+if __name__ == "__main__":
+    unittest.main()

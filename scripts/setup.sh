@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what livegen needs on Debian 12, once: Debian packages for the model code and the npm
+# packages. Run by `npm start` and `npm test` before they do anything; fast when all is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debian_packages=(python3-torch python3-onnx python3-numpy python3-scipy python3-pil libopenblas0-openmp)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci again only when package-lock.json changed since the last install.
+stamp=node_modules/.livegen-lock
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing npm packages"
+  npm_config_nodedir="${npm_config_nodedir:-/usr}" npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi

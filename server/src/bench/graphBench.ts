@@ -1,0 +1,132 @@
+import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { loadModelDescription, type ModelDescription } from '../engine/ModelManifest.ts';
+import { gaussian } from '../engine/noise.ts';
+
+/** Median milliseconds of each graph call and what they add up to per latent frame. */
+export interface GraphBenchResult {
+  model: string;
+  threads: number;
+  cpu: string;
+  runs: number;
+  ms: { textEncoder: number; history: number; steps: number[]; vaeDecoder: number };
+  latentFrameMs: number;
+  videoFps: number;
+  realTimeFactor: number;
+  gflopPerVideoFrame: number;
+  achievedGflops: number;
+}
+
+function float(dims: number[], seed: number): ort.Tensor {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return new ort.Tensor('float32', gaussian(seed, 0, n), dims);
+}
+
+function filled(dims: number[], value: number): ort.Tensor {
+  return new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value), dims);
+}
+
+async function median(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, runs: number): Promise<number> {
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] ?? NaN;
+}
+
+/**
+ * Times every graph of a model on realistic inputs, one latent frame's worth: the history pass
+ * once, each stage's steps with guidance (batch 2), the decoder once. The text encoder runs only
+ * when the prompt changes, so it is reported but not counted per frame.
+ */
+export async function benchGraphs(dir: string, threads: number, runs: number): Promise<GraphBenchResult> {
+  const model: ModelDescription = await loadModelDescription(dir);
+  const m = model.manifest;
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+  const open = (file: string) => ort.InferenceSession.create(file, options);
+  const [text, history, step, decoder] = await Promise.all([
+    open(model.graphPaths.textEncoder),
+    open(model.graphPaths.history),
+    open(model.graphPaths.step),
+    open(model.graphPaths.vaeDecoder),
+  ]);
+  const { channels: c, height, width } = m.latent;
+  const L = m.tokenizer.maxTokens;
+  const ids = new ort.Tensor('int64', new BigInt64Array(2 * L).fill(BigInt(m.tokenizer.bos)), [2, L]);
+  const textMs = await median(text, { ids }, runs);
+  const textOut = await text.run({ ids });
+
+  const historyFeeds: Record<string, ort.Tensor> = { sigma_c: filled([1], m.temporalPyramid.noise) };
+  m.temporalPyramid.levels.forEach((level, i) => {
+    const f = level.frames;
+    historyFeeds[`history_${i}`] = float([1, f, c, height * level.scale, width * level.scale], i + 1);
+    historyFeeds[`history_${i}_age`] = filled([1, f], 1);
+    historyFeeds[`history_${i}_mask`] = filled([1, f], 1);
+  });
+  const historyMs = await median(history, historyFeeds, runs);
+  const ctx = await history.run(historyFeeds);
+  const twice = (t: ort.Tensor | undefined, axis: number): ort.Tensor => {
+    if (!t) throw new Error('history graph output missing');
+    const dims = [...t.dims];
+    const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+    const inner = t.data.length / outer;
+    const data = new Float32Array(t.data.length * 2);
+    for (let o = 0; o < outer; o++) {
+      const src = (t.data as Float32Array).subarray(o * inner, (o + 1) * inner);
+      data.set(src, o * 2 * inner);
+      data.set(src, o * 2 * inner + inner);
+    }
+    dims[axis] = (dims[axis] ?? 1) * 2;
+    return new ort.Tensor('float32', data, dims);
+  };
+  const stepFeedsBase = {
+    sigma: filled([2], 0.5),
+    text: textOut['text'] as ort.Tensor,
+    text_mask: textOut['text_mask'] as ort.Tensor,
+    history_k: twice(ctx['history_k'], 1),
+    history_v: twice(ctx['history_v'], 1),
+    history_bias: twice(ctx['history_bias'], 0),
+  };
+  const stepMs: number[] = [];
+  for (const stage of m.spatialPyramid.stages) {
+    const latent = float([2, c, height * stage.scale, width * stage.scale], 7);
+    stepMs.push(await median(step, { ...stepFeedsBase, latent }, runs));
+  }
+  const decoderMs = await median(decoder, { latent: float([1, c, height, width], 9), cache: filled([1, c, height, width], 0) }, runs);
+
+  const stepsTotal = m.spatialPyramid.stages.reduce((sum, stage, i) => sum + stage.steps * (stepMs[i] ?? 0), 0);
+  const latentFrameMs = historyMs + stepsTotal + decoderMs;
+  const videoFps = (m.latent.framesPerLatent * 1000) / latentFrameMs;
+  await Promise.all([text, history, step, decoder].map((s) => s.release()));
+  return {
+    model: model.dir,
+    threads,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    runs,
+    ms: { textEncoder: textMs, history: historyMs, steps: stepMs, vaeDecoder: decoderMs },
+    latentFrameMs,
+    videoFps,
+    realTimeFactor: videoFps / m.video.fps,
+    gflopPerVideoFrame: m.gflop.perVideoFrame,
+    achievedGflops: m.gflop.perLatentFrame / (latentFrameMs / 1000),
+  };
+}
+
+/** Prints a table and optionally writes the JSON. */
+export async function runGraphBench(dir: string, threads: number, runs: number, json: string | undefined): Promise<void> {
+  const r = await benchGraphs(dir, threads, runs);
+  const f = (x: number) => x.toFixed(1);
+  console.log(`graph medians on ${threads} thread(s), ${r.cpu}:
+  text encoder   ${f(r.ms.textEncoder)} ms (per prompt change)
+  history pass   ${f(r.ms.history)} ms
+  step           ${r.ms.steps.map(f).join(' / ')} ms per stage (batch 2: guidance)
+  vae decoder    ${f(r.ms.vaeDecoder)} ms
+  latent frame   ${f(r.latentFrameMs)} ms -> ${f(r.videoFps)} video fps, real-time factor ${r.realTimeFactor.toFixed(2)}
+  compute        ${r.gflopPerVideoFrame.toFixed(2)} GFLOP per video frame, ${f(r.achievedGflops)} GFLOP/s achieved`);
+  if (json) await writeFile(json, JSON.stringify(r, null, 2) + '\n');
+}
