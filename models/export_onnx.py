@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import os
 
@@ -25,6 +26,7 @@ import torch.nn as nn
 from livegen import pyramid, rng
 from livegen.config import PRESETS
 from livegen.denoiser import PyramidDiT
+from livegen.runlog import load
 from livegen.text import TextEncoder, Tokenizer, default_tokenizer
 from livegen.train_denoiser import build
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
@@ -62,9 +64,12 @@ def history_names(n_levels: int) -> list[str]:
 
 def export(module: nn.Module, args: tuple, path: str, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
     module.eval()
+    # PyTorch 2.x defaults to the dynamo exporter in later releases; the names and dynamic axes
+    # here are written for the TorchScript one, which both 1.13 and 2.x have.
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad():
         torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs, dynamic_axes=dynamic,
-                          opset_version=OPSET, do_constant_folding=True)
+                          opset_version=OPSET, do_constant_folding=True, **legacy)
     onnx.checker.check_model(onnx.load(path))
 
 
@@ -124,15 +129,15 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     with open(os.path.join(run, "config.json")) as f:
         cfg = dataclasses.replace(PRESETS["cpu"], **json.load(f))
     text, dit = build(cfg)
-    state = torch.load(os.path.join(run, "denoiser.pt"), map_location="cpu")
+    state = load(os.path.join(run, "denoiser.pt"))
     text.load_state_dict(state["ema_text"])
     dit.load_state_dict(state["ema_dit"])
     vae = VideoVAE(VAEConfig())
-    vae.load_state_dict(torch.load(os.path.join(run, "vae.pt"), map_location="cpu")["model"])
+    vae.load_state_dict(load(os.path.join(run, "vae.pt"))["model"])
     sharpened = os.path.join(run, "decoder.pt")
     if os.path.exists(sharpened):
-        vae.decoder.load_state_dict(torch.load(sharpened, map_location="cpu")["decoder"])
-    stats = torch.load(os.path.join(run, "latents.pt"))
+        vae.decoder.load_state_dict(load(sharpened)["decoder"])
+    stats = load(os.path.join(run, "latents.pt"))
     vae.latent_mean.copy_(stats["latent_mean"])
     vae.latent_std.copy_(stats["latent_std"])
     return {"config": dataclasses.asdict(cfg), "steps": state["step"]}, text.eval(), dit.eval(), vae.eval()

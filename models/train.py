@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from livegen import data, media, world
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
-from livegen.runlog import Log, save
+from livegen.runlog import Log, load, save
 from livegen.vae import VAEConfig, VideoVAE
 
 
@@ -39,7 +39,7 @@ def train_vae(cfg: TrainConfig, out: str, device: torch.device, deadline: float)
     opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
     step = 0
     if os.path.exists(path):
-        state = torch.load(path, map_location=device)
+        state = load(path, device)
         vae.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
@@ -109,7 +109,7 @@ def encode_latents(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.devi
     """Encodes `latent_clips` training clips once: <out>/latents.pt holds normalised latents + captions."""
     path = os.path.join(out, "latents.pt")
     part = path + ".part"
-    state = torch.load(part) if os.path.exists(part) else {"latents": [], "scenes": [], "done": 0}
+    state = load(part) if os.path.exists(part) else {"latents": [], "scenes": [], "done": 0}
     heldout = world.load_heldout()
     T = vae.cfg.frames_per_latent
     vae.eval()
@@ -145,7 +145,7 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
     opt = torch.optim.AdamW(vae.decoder.parameters(), lr=cfg.decoder_lr, weight_decay=0.0)
     step = 0
     if os.path.exists(path):
-        state = torch.load(path, map_location=device)
+        state = load(path, device)
         vae.decoder.load_state_dict(state["decoder"])
         opt.load_state_dict(state["opt"])
         step = state["step"]

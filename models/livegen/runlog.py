@@ -1,6 +1,7 @@
 """Training logs (JSON lines) and crash-safe checkpoints."""
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -29,3 +30,11 @@ def save(path: str, **state) -> None:
     torch.save(state, tmp)
     os.replace(tmp, path)  # a crash mid-write never leaves a broken checkpoint
 
+
+
+def load(path: str, device: torch.device | str = "cpu"):
+    """torch.load of our own files; PyTorch 2.6+ would otherwise refuse their plain Python objects."""
+    return torch.load(path, map_location=device, weights_only=False) if _HAS_WEIGHTS_ONLY else torch.load(path, map_location=device)
+
+
+_HAS_WEIGHTS_ONLY = "weights_only" in inspect.signature(torch.load).parameters

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from . import media, pyramid, world
 from .config import TrainConfig
 from .denoiser import PyramidDiT, PyramidDiT_models
-from .runlog import Log, save
+from .runlog import Log, load, save
 from .sampler import Generator
 from .text import TextConfig, TextEncoder, default_tokenizer
 from .vae import StreamingDecoder, VideoVAE
@@ -107,7 +107,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     ema_text, ema_dit = copy.deepcopy(text).eval(), copy.deepcopy(dit).eval()
     step = 0
     if os.path.exists(path):
-        state = torch.load(path, map_location=device)
+        state = load(path, device)
         text.load_state_dict(state["text"])
         dit.load_state_dict(state["dit"])
         ema_text.load_state_dict(state["ema_text"])
@@ -116,7 +116,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
         step = state["step"]
     if step >= cfg.steps:
         return
-    dataset = torch.load(os.path.join(out, "latents.pt"))
+    dataset = load(os.path.join(out, "latents.pt"))
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
     batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, sp, seed=step)
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
