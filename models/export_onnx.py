@@ -27,6 +27,7 @@ from livegen import pyramid, rng
 from livegen.config import PRESETS
 from livegen.denoiser import PyramidDiT
 from livegen.runlog import load
+from livegen.sampler import Generator
 from livegen.text import TextEncoder, Tokenizer, default_tokenizer
 from livegen.train_denoiser import build
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
@@ -79,6 +80,7 @@ class Fixtures:
     def __init__(self):
         self.blob = bytearray()
         self.cases: list[dict] = []
+        self.sampler_case: dict = {}
 
     def tensor(self, t: torch.Tensor) -> dict:
         a = t.detach().cpu().numpy()
@@ -93,12 +95,18 @@ class Fixtures:
         self.cases.append({"graph": graph, "inputs": {k: self.tensor(v) for k, v in inputs.items()},
                            "outputs": {k: self.tensor(v) for k, v in outputs.items()}})
 
+    def sampler(self, gen: Generator, prompts: list[tuple[int, str]], n_latent: int, seed: int) -> None:
+        """The reference sampler's latents for a prompt schedule: the engine must match them."""
+        latents, _ = gen.generate(prompts, n_latent, seed)
+        self.sampler_case = {"seed": seed, "prompts": [{"fromLatentFrame": k, "prompt": p} for k, p in prompts],
+                             "latents": self.tensor(latents)}
+
     def write(self, out: str, tokenizer: Tokenizer) -> None:
         with open(os.path.join(out, "parity.bin"), "wb") as f:
             f.write(self.blob)
         texts = TOKENIZER_CASES + ["".join(map(chr, range(0x80)))]  # every ASCII character once
         with open(os.path.join(out, "parity.json"), "w") as f:
-            json.dump({"file": "parity.bin", "cases": self.cases,
+            json.dump({"file": "parity.bin", "cases": self.cases, "sampler": self.sampler_case,
                        "tokenizer": [{"text": t, "ids": tokenizer.encode(t)} for t in texts]}, f, indent=1)
 
 
@@ -199,6 +207,9 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
     with torch.no_grad():
         frames, next_cache = decoder(z, cache)
     fixtures.add("vaeDecoder", {"latent": z, "cache": cache}, {"frames": frames, "next_cache": next_cache})
+    gen = Generator(tokenizer, text, dit, decoder, sp, tp, guidance=DEFAULT_GUIDANCE)
+    fixtures.sampler(gen, [(0, "a large red circle moving left on a blue background"),
+                           (3, "a large green circle moving left on a blue background")], 5, seed=7)
     fixtures.write(out, tokenizer)
 
     manifest = {

@@ -22,7 +22,7 @@ class TrainConfig:
     decoder_batch: int = 4
     decoder_lr: float = 1e-4
     # Denoiser phase
-    model: str = "PyramidDiT-S"
+    model: str = "PyramidDiT-XS"
     steps: int = 12000
     batch: int = 32
     lr: float = 5e-4

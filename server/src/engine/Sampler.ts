@@ -1,0 +1,171 @@
+import type { GraphName, Manifest } from './ModelManifest.ts';
+import { Tokenizer } from './Tokenizer.ts';
+import { gaussian } from './noise.ts';
+import { blockNoise, repeatTwice, upsample2 } from './LatentOps.ts';
+import type { HistoryLevel } from './HistoryPyramid.ts';
+
+/** A tensor crossing the ONNX boundary. */
+export interface TensorData {
+  type: 'float32' | 'int64' | 'uint8';
+  dims: number[];
+  data: Float32Array | BigInt64Array | Uint8Array;
+}
+
+export type Feeds = Record<string, TensorData>;
+
+/** Runs one graph of the model; the inference worker's sessions, or anything that acts like them. */
+export interface GraphRunner {
+  run(graph: GraphName, feeds: Feeds): Promise<Feeds>;
+}
+
+/** What one latent frame needs from its stream. */
+export interface FrameJob {
+  seed: number;
+  frame: number;
+  prompt: string;
+  history: HistoryLevel[];
+  cache: Float32Array; // (C, h, w) the decoder's causal cache; zeros for a stream's first frame
+}
+
+/** One new latent frame and its video frames. */
+export interface FrameResult {
+  latent: Float32Array; // (C, h, w)
+  frames: Uint8Array; // (framesPerLatent, H, W, 3) RGB
+  nextCache: Float32Array; // (C, h, w)
+  ms: { text: number; history: number; steps: number; decoder: number };
+}
+
+function float(dims: number[], data: Float32Array): TensorData {
+  return { type: 'float32', dims, data };
+}
+
+function output(feeds: Feeds, name: string): TensorData {
+  const t = feeds[name];
+  if (!t) throw new Error(`model graph gave no output named ${name}`);
+  return t;
+}
+
+/**
+ * The spatial-pyramid flow sampler with its bounded temporal-pyramid history, exactly as
+ * docs/model-format.md ("Sampling one latent frame") and models/livegen/sampler.py define it.
+ */
+export class Sampler {
+  readonly #m: Manifest;
+  readonly #runner: GraphRunner;
+  readonly #tokenizer: Tokenizer;
+  readonly #texts = new Map<string, { text: TensorData; mask: TensorData }>();
+  readonly #guidance: number;
+
+  constructor(manifest: Manifest, runner: GraphRunner, guidance = manifest.guidance.scale) {
+    this.#m = manifest;
+    this.#runner = runner;
+    this.#tokenizer = new Tokenizer(manifest.tokenizer);
+    this.#guidance = guidance;
+  }
+
+  /** Conditional and unconditional embeddings of a prompt, computed once per distinct prompt. */
+  async #text(prompt: string): Promise<{ text: TensorData; mask: TensorData }> {
+    const cached = this.#texts.get(prompt);
+    if (cached) return cached;
+    const ids = [...this.#tokenizer.encode(prompt), ...this.#tokenizer.encode('')];
+    const out = await this.#runner.run('textEncoder', {
+      ids: { type: 'int64', dims: [2, this.#tokenizer.maxTokens], data: BigInt64Array.from(ids, BigInt) },
+    });
+    const entry = { text: output(out, 'text'), mask: output(out, 'text_mask') };
+    if (this.#texts.size >= 64) this.#texts.delete(this.#texts.keys().next().value as string);
+    this.#texts.set(prompt, entry);
+    return entry;
+  }
+
+  /** Samples and decodes one latent frame. */
+  async sample(job: FrameJob): Promise<FrameResult> {
+    const m = this.#m;
+    const { channels: c, height, width } = m.latent;
+    const streams = m.rng.streamsPerLatentFrame;
+    const base = job.frame * streams;
+    const t0 = performance.now();
+    const { text, mask } = await this.#text(job.prompt);
+    const t1 = performance.now();
+
+    const sigmaC = m.temporalPyramid.noise;
+    const historyFeeds: Feeds = { sigma_c: float([1], Float32Array.of(sigmaC)) };
+    job.history.forEach((level, i) => {
+      const n = gaussian(job.seed, base + m.rng.historyNoise + i, level.latents.length);
+      const per = level.latents.length / level.frames;
+      const noisy = new Float32Array(level.latents.length);
+      for (let j = 0; j < noisy.length; j++) {
+        const slot = Math.floor(j / per);
+        noisy[j] = (1 - sigmaC) * (level.latents[j] ?? 0) + sigmaC * (n[j] ?? 0) * (level.mask[slot] ?? 0);
+      }
+      historyFeeds[`history_${i}`] = float([1, level.frames, c, level.side, level.side], noisy);
+      historyFeeds[`history_${i}_age`] = float([1, level.frames], level.ages);
+      historyFeeds[`history_${i}_mask`] = float([1, level.frames], level.mask);
+    });
+    const ctx = await this.#runner.run('history', historyFeeds);
+    const k = output(ctx, 'history_k');
+    const v = output(ctx, 'history_v');
+    const bias = output(ctx, 'history_bias');
+    const k2 = repeatTwice(k.data as Float32Array, k.dims, 1);
+    const v2 = repeatTwice(v.data as Float32Array, v.dims, 1);
+    const b2 = repeatTwice(bias.data as Float32Array, bias.dims, 0);
+    const t2 = performance.now();
+
+    const stages = m.spatialPyramid.stages;
+    const first = stages[0];
+    if (!first) throw new Error('manifest has no spatial-pyramid stage');
+    let h = Math.round(height * first.scale);
+    let w = Math.round(width * first.scale);
+    let x = gaussian(job.seed, base + m.rng.stageNoise, c * h * w);
+    for (let s = 0; s < stages.length; s++) {
+      const stage = stages[s];
+      if (!stage) continue;
+      if (s > 0 && stage.renoise) {
+        const z = gaussian(job.seed, base + m.rng.stageNoise + s, c * 4 * h * w);
+        const up = upsample2(x, c, h, w);
+        h *= 2;
+        w *= 2;
+        const bn = blockNoise(z, c, h, w);
+        x = new Float32Array(up.length);
+        for (let j = 0; j < x.length; j++) x[j] = stage.renoise.alpha * (up[j] ?? 0) + stage.renoise.beta * (bn[j] ?? 0);
+      }
+      const n = stage.steps;
+      for (let i = 0; i < n; i++) {
+        const sigma = stage.sigmaStart + ((stage.sigmaEnd - stage.sigmaStart) * i) / n;
+        const pair = new Float32Array(2 * x.length);
+        pair.set(x);
+        pair.set(x, x.length);
+        const out = await this.#runner.run('step', {
+          latent: float([2, c, h, w], pair),
+          sigma: float([2], Float32Array.of(sigma, sigma)),
+          text,
+          text_mask: mask,
+          history_k: float(k2.dims, k2.data),
+          history_v: float(v2.dims, v2.data),
+          history_bias: float(b2.dims, b2.data),
+        });
+        const vel = output(out, 'velocity').data as Float32Array;
+        const len = x.length;
+        const next = new Float32Array(len);
+        for (let j = 0; j < len; j++) {
+          const cond = vel[j] ?? 0;
+          const uncond = vel[len + j] ?? 0;
+          next[j] = (x[j] ?? 0) + (uncond + this.#guidance * (cond - uncond)) / n;
+        }
+        x = next;
+      }
+    }
+    const t3 = performance.now();
+
+    const decoded = await this.#runner.run('vaeDecoder', {
+      latent: float([1, c, height, width], x),
+      cache: float([1, c, height, width], job.cache),
+    });
+    const t4 = performance.now();
+    return {
+      latent: x,
+      frames: output(decoded, 'frames').data as Uint8Array,
+      nextCache: output(decoded, 'next_cache').data as Float32Array,
+      ms: { text: t1 - t0, history: t2 - t1, steps: t3 - t2, decoder: t4 - t3 },
+    };
+  }
+}
