@@ -25,7 +25,7 @@ test('the TypeScript sampler in the worker gives the PyTorch reference latents, 
   const history = new HistoryPyramid(manifest);
   const [n, ...shape] = ref.latents.dims as [number, ...number[]];
   const per = shape.reduce((a, b) => a * b, 1);
-  let cache = new Float32Array(per);
+  let cache: Float32Array = new Float32Array(per);
   for (let k = 0; k < n; k++) {
     const prompt = ref.prompts.filter((p) => p.fromLatentFrame <= k).at(-1)?.prompt ?? '';
     const r = await client.sample({ seed: ref.seed, frame: k, prompt, history: history.levels(), cache });
