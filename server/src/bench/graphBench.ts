@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { loadModelDescription, type ModelDescription } from '../engine/ModelManifest.ts';
 import { gaussian } from '../engine/noise.ts';
+import { repeatTwice } from '../engine/LatentOps.ts';
 
 /** Median milliseconds of each graph call and what they add up to per latent frame. */
 export interface GraphBenchResult {
@@ -72,17 +73,8 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
   const ctx = await history.run(historyFeeds);
   const twice = (t: ort.Tensor | undefined, axis: number): ort.Tensor => {
     if (!t) throw new Error('history graph output missing');
-    const dims = [...t.dims];
-    const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
-    const inner = t.data.length / outer;
-    const data = new Float32Array(t.data.length * 2);
-    for (let o = 0; o < outer; o++) {
-      const src = (t.data as Float32Array).subarray(o * inner, (o + 1) * inner);
-      data.set(src, o * 2 * inner);
-      data.set(src, o * 2 * inner + inner);
-    }
-    dims[axis] = (dims[axis] ?? 1) * 2;
-    return new ort.Tensor('float32', data, dims);
+    const r = repeatTwice(t.data as Float32Array, t.dims, axis);
+    return new ort.Tensor('float32', r.data, r.dims);
   };
   const stepFeedsBase = {
     sigma: filled([2], 0.5),
