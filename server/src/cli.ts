@@ -1,8 +1,6 @@
 import path from 'node:path';
 import { LivegenError } from './errors.ts';
 import { UsageError } from './commands/args.ts';
-import { benchModelCommand, modelCommand } from './commands/model.ts';
-import { generateCommand, replayCommand } from './commands/generate.ts';
 
 /** The built-in model, shipped in the repository. */
 export const DEFAULT_MODEL_DIR = path.resolve(import.meta.dirname, '../../models/default');
@@ -15,6 +13,9 @@ commands:
                         generate a video with timed prompt edits
   replay LOG.json --out FILE.y4m
                         the same frames again, from the seed and prompt log
+  bench [--minutes 1] [--full-minutes 0.5] [--json FILE] [--threads 2] [--model DIR]
+                        per-latent-frame time, real-time factor, flatness, the unbounded-history
+                        baseline side by side, achieved GFLOP/s, event-loop lag, RSS
   model [--model DIR]   check a model directory and print what it is
   bench-model [--model DIR] [--threads N] [--runs N] [--json FILE]
                         time each ONNX graph; the model's cost per latent frame and video fps
@@ -22,11 +23,15 @@ commands:
   help                  this text
 `;
 
-const COMMANDS: Record<string, (args: string[], model: string) => Promise<number>> = {
-  generate: generateCommand,
-  replay: replayCommand,
-  model: modelCommand,
-  'bench-model': benchModelCommand,
+type Command = (args: string[], model: string) => Promise<number>;
+
+// Loaded on demand, so `help` or `model` never loads onnxruntime.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  generate: async () => (await import('./commands/generate.ts')).generateCommand,
+  replay: async () => (await import('./commands/generate.ts')).replayCommand,
+  bench: async () => (await import('./commands/bench.ts')).benchCommand,
+  model: async () => (await import('./commands/model.ts')).modelCommand,
+  'bench-model': async () => (await import('./commands/model.ts')).benchModelCommand,
 };
 
 /** Runs one command; returns the process exit code. */
@@ -40,12 +45,13 @@ export async function main(argv: string[]): Promise<number> {
     console.error('livegen serve: the live server is not built yet; `livegen generate` makes a video file.');
     return 2;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  const load = COMMANDS[command];
+  if (!load) {
     console.error(`livegen: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
   }
   try {
+    const run = await load();
     return await run(rest, DEFAULT_MODEL_DIR);
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {

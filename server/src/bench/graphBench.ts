@@ -109,6 +109,19 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
   };
 }
 
+/**
+ * The box's float32 matmul rate through onnxruntime (GFLOP/s): a 1024^3 MatMul, the median of
+ * `runs`. It is the ceiling the model's achieved GFLOP/s is compared with.
+ */
+export async function matmulPeak(threads: number, runs = 20): Promise<number> {
+  const file = new URL('../../../models/bench/matmul.onnx', import.meta.url);
+  const session = await ort.InferenceSession.create(file.pathname, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const n = 1024;
+  const ms = await median(session, { a: float([n, n], 1), b: float([n, n], 2) }, runs);
+  await session.release();
+  return (2 * n ** 3) / (ms / 1000) / 1e9;
+}
+
 /** Prints a table and optionally writes the JSON. */
 export async function runGraphBench(dir: string, threads: number, runs: number, json: string | undefined): Promise<void> {
   const r = await benchGraphs(dir, threads, runs);

@@ -1,0 +1,113 @@
+import { writeFile } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { loadModelDescription } from '../engine/ModelManifest.ts';
+import { InferenceClient } from '../engine/InferenceClient.ts';
+import { Stream } from '../engine/Stream.ts';
+import { matmulPeak } from '../bench/graphBench.ts';
+import { intFlag, positiveFlag } from './args.ts';
+
+const PROMPT = 'a large red circle moving left and a small yellow square bouncing on a blue background';
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+function stats(values: number[]): { p50: number; p95: number } {
+  const s = [...values].sort((a, b) => a - b);
+  return { p50: quantile(s, 0.5), p95: quantile(s, 0.95) };
+}
+
+/** Late over early median latent-frame time: 1.0 is perfectly flat. */
+function flatness(ms: number[], window: number): number {
+  if (ms.length < 2 * window) return NaN;
+  return stats(ms.slice(-window)).p50 / stats(ms.slice(0, window)).p50;
+}
+
+/**
+ * `livegen bench`: one stream with the bounded temporal pyramid for --minutes of video, and,
+ * interleaved frame by frame in the same run, the same model with unbounded full-resolution
+ * history for --full-minutes (it grows, which is the point, so it stops early).
+ */
+export async function benchCommand(args: string[], defaultModel: string): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string', default: defaultModel },
+      minutes: { type: 'string', default: '1' },
+      'full-minutes': { type: 'string', default: '0.5' },
+      threads: { type: 'string', default: '2' },
+      json: { type: 'string' },
+    },
+  });
+  const model = await loadModelDescription(values.model);
+  const m = model.manifest;
+  const threads = intFlag(values.threads, '--threads', 1, 256);
+  const latentSeconds = m.latent.framesPerLatent / m.video.fps;
+  const frames = Math.max(2, Math.round((positiveFlag(values.minutes, '--minutes') * 60) / latentSeconds));
+  const fullFrames = Math.min(frames, Math.round((positiveFlag(values['full-minutes'], '--full-minutes') * 60) / latentSeconds));
+  const window = Math.max(1, Math.min(Math.round(60 / latentSeconds), Math.floor(frames / 10)));
+
+  const peak = await matmulPeak(threads);
+  const client = await InferenceClient.open({ modelDir: model.dir, executionProvider: 'cpu', threads });
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  const pyramid = new Stream(client, m, { prompt: PROMPT, seed: 1 });
+  const full = new Stream(client, m, { prompt: PROMPT, seed: 1, history: 'full' });
+  const pyramidMs: number[] = [];
+  const fullMs: number[] = [];
+  const rss: { latentFrame: number; mb: number }[] = [];
+  const started = performance.now();
+  lag.enable();
+  try {
+    for (let k = 0; k < frames; k++) {
+      let t = performance.now();
+      await pyramid.next();
+      pyramidMs.push(performance.now() - t);
+      if (k < fullFrames) {
+        t = performance.now();
+        await full.next();
+        fullMs.push(performance.now() - t);
+      }
+      if (k % Math.max(1, Math.floor(frames / 100)) === 0) rss.push({ latentFrame: k, mb: process.memoryUsage().rss / 2 ** 20 });
+      if (process.stderr.isTTY || k % 50 === 0) {
+        process.stderr.write(`\rlatent frame ${k + 1}/${frames}: ${pyramidMs.at(-1)?.toFixed(0)} ms pyramid, ${fullMs.at(-1)?.toFixed(0) ?? '-'} ms full `);
+      }
+    }
+  } finally {
+    lag.disable();
+    await client.close();
+  }
+  process.stderr.write('\n');
+  const latent = stats(pyramidMs);
+  const result = {
+    model: { name: m.name, version: m.version, dir: model.dir },
+    threads,
+    videoSeconds: frames * latentSeconds,
+    wallSeconds: (performance.now() - started) / 1000,
+    latentFrames: frames,
+    latentFrameMs: latent,
+    rtf: (latentSeconds * 1000) / latent.p50,
+    flatness: flatness(pyramidMs, window),
+    flatnessWindowLatentFrames: window,
+    gflopPerLatentFrame: m.gflop.perLatentFrame,
+    achievedGflops: m.gflop.perLatentFrame / (latent.p50 / 1000),
+    matmulPeakGflops: peak,
+    eventLoopLagMs: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
+    rssMb: rss,
+    fullHistory: {
+      latentFrames: fullFrames,
+      latentFrameMs: stats(fullMs),
+      firstMs: stats(fullMs.slice(0, window)).p50,
+      lastMs: stats(fullMs.slice(-window)).p50,
+      flatness: flatness(fullMs, Math.min(window, Math.floor(fullFrames / 4))),
+    },
+    note: 'generation and decoding only (no encoding); both streams share one inference worker, interleaved frame by frame',
+  };
+  console.log(`pyramid: p50 ${latent.p50.toFixed(1)} ms per latent frame (p95 ${latent.p95.toFixed(1)}), rtf ${result.rtf.toFixed(2)}, flatness ${result.flatness.toFixed(3)}
+full history: ${result.fullHistory.firstMs.toFixed(1)} ms -> ${result.fullHistory.lastMs.toFixed(1)} ms over ${fullFrames} latent frames (flatness ${result.fullHistory.flatness.toFixed(2)})
+compute: ${result.achievedGflops.toFixed(1)} GFLOP/s achieved, matmul peak ${peak.toFixed(1)} GFLOP/s
+event loop lag p99 ${result.eventLoopLagMs.p99.toFixed(1)} ms; RSS ${rss[0]?.mb.toFixed(0)} -> ${rss.at(-1)?.mb.toFixed(0)} MB`);
+  if (values.json) await writeFile(values.json, JSON.stringify(result, null, 2) + '\n');
+  return 0;
+}
