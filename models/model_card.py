@@ -9,8 +9,11 @@ logs, the model's manifest.json, card/quality.json (models/evaluate.py) and card
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+
+from livegen.config import PRESETS
 
 
 def read_json(path: str) -> dict:
@@ -95,6 +98,10 @@ def main(args: argparse.Namespace) -> None:
     video = manifest["video"]
     stages = manifest["spatialPyramid"]["stages"]
     levels = manifest["temporalPyramid"]["levels"]
+    preset = dataclasses.asdict(PRESETS["cpu"])
+    overrides = " ".join(f"--set {k}={v}" for k, v in cfg.items() if k in preset and preset[k] != v)
+    decoder_row = (f"| decoder sharpening (full frames, encoder frozen) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
+                   f"{dec_wall / 60:.0f} min | {tail_mean(dec_log, 'loss'):.4f} |\n") if dec_log else ""
     speed = ""
     if bench:
         speed = (f"\nMeasured in onnxruntime-node on {bench['threads']} threads ({bench['cpu']}): "
@@ -133,15 +140,13 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
   colour-shape and colour-on-background combinations never shown in training), captions with
   random synonyms; {cfg['latent_clips']} clips of {cfg['latent_frames']} latent frames pre-encoded for the denoiser.
 - Hardware: {hardware}; PyTorch {machine['torch']}.
-- Command: `/usr/bin/python3 models/train.py --preset cpu --out runs/cpu` with
-  `--set latent_clips={cfg['latent_clips']} --set latent_frames={cfg['latent_frames']} --set steps={cfg['steps']}`.
+- Command: `/usr/bin/python3 models/train.py --preset cpu --out runs/cpu {overrides}`.
 
 | phase | steps | batch | wall time | final loss (mean of last 10 logs) |
 |---|---|---|---|---|
 | autoencoder (128x128 crops) | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
 | denoiser + text encoder | {den_log[-1]['step'] if den_log else 0} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages) |
-| decoder sharpening (full frames, encoder frozen) | {dec_log[-1]['step'] if dec_log else 0} | {cfg['decoder_batch']} | {dec_wall / 60:.0f} min | {tail_mean(dec_log, 'loss'):.4f} |
-
+{decoder_row}
 Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.
 
 ## Quality

@@ -1,0 +1,33 @@
+"""Training examples: the piecewise flow targets and the foreground loss weights."""
+import unittest
+
+import torch
+
+from livegen import pyramid
+from livegen.train_denoiser import foreground_weights, stage_examples
+
+
+class TrainingExamplesTest(unittest.TestCase):
+    def test_foreground_weights_have_mean_one_and_favour_the_object(self):
+        clean = torch.zeros(2, 4, 16, 16)
+        clean[:, :, 5:8, 5:8] = 3.0  # an object on a flat background
+        w = foreground_weights(clean, 4.0)
+        self.assertEqual(w.shape, (2, 1, 16, 16))
+        self.assertTrue(torch.allclose(w.mean(dim=(2, 3)), torch.ones(2, 1)))
+        self.assertGreater(w[0, 0, 6, 6].item(), 5 * w[0, 0, 0, 0].item())
+        self.assertTrue(torch.equal(foreground_weights(clean, 0.0), torch.ones(2, 1, 16, 16)))
+
+    def test_stage_targets_run_from_the_coarse_start_to_the_noisy_end(self):
+        torch.manual_seed(0)
+        sp = pyramid.SpatialPyramid()
+        x0 = torch.randn(3, 4, 16, 16)
+        examples = stage_examples(x0, sp)
+        self.assertEqual([e[0].shape[-1] for e in examples], [4, 8, 16])
+        for k, (x, sigma, target, weight) in enumerate(examples):
+            self.assertTrue(((sigma <= sp.starts[k] + 1e-6) & (sigma >= sp.ends[k] - 1e-6)).all())
+            self.assertEqual(target.shape, x.shape)
+            self.assertEqual(weight.shape, (3, 1) + x.shape[-2:])
+
+
+if __name__ == "__main__":
+    unittest.main()
