@@ -10,7 +10,7 @@ What it measures (livegen.analyze says how a frame is judged):
 - steering: a colour edit mid-video: frames until the new colour holds, and how far the object
   moved across the edit (continuity);
 - long horizon: adherence in the last 10 s of a 60 s rollout against its first 10 s.
-Writes quality.json and contact sheets / GIFs to --out.
+Writes quality.json and contact sheets to --out (GIFs too, to --gifs).
 """
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ from livegen import analyze, media, pyramid, world
 from livegen.sampler import Generator
 from livegen.text import default_tokenizer
 from livegen.vae import StreamingDecoder
+
+
+SHEET_SCALE = 0.5  # contact sheets at half size keep the model directory small
 
 
 def prompt_set(n: int, heldout_split: bool, seed: int) -> list[tuple[world.Scene, str]]:
@@ -94,6 +97,8 @@ def steering(frames: np.ndarray, before: str, after: str, edit_frame: int) -> di
 def main(args: argparse.Namespace) -> None:
     t0 = time.time()
     os.makedirs(args.out, exist_ok=True)
+    if args.gifs:
+        os.makedirs(args.gifs, exist_ok=True)
     info, text, dit, vae = load_run(args.run)
     size, fps = info["config"]["size"], info["config"]["fps"]
     T = vae.cfg.frames_per_latent
@@ -120,9 +125,10 @@ def main(args: argparse.Namespace) -> None:
                 ablation.append(analyze.analyze_clip(to_hwc(cut), prompt)[0])
             if i < 4:
                 sheet.append(frames[: 8 * 6 : 6])
-                media.gif(frames, os.path.join(args.out, f"{split}_{i}.gif"), fps)
+            if i < 2 and args.gifs:
+                media.gif(frames[: 4 * int(fps)], os.path.join(args.gifs, f"{split}_{i}.gif"), fps)
             print(f"{split} {i}: {prompt!r}: passed {report.passed:.2f} coherent {report.coherent:.2f}", flush=True)
-        media.contact_sheet(sheet, os.path.join(args.out, f"{split}.png"))
+        media.contact_sheet(sheet, os.path.join(args.out, f"{split}.png"), scale=SHEET_SCALE)
         results[split] = mean_report(reports)
         results[split]["ceiling"] = mean_report(ceiling)
         if ablation:
@@ -138,9 +144,10 @@ def main(args: argparse.Namespace) -> None:
         edits.append({"before": prompt, "after": after, **steering(to_hwc(frames), prompt, after, edit_latent * T)})
         if i < 4:
             sheet.append(frames[(edit_latent - 2) * T: (edit_latent + 4) * T: 3])
-            media.gif(frames, os.path.join(args.out, f"edit_{i}.gif"), fps)
+        if i < 2 and args.gifs:
+            media.gif(frames[(edit_latent * T - 2 * int(fps)): edit_latent * T + 2 * int(fps)], os.path.join(args.gifs, f"edit_{i}.gif"), fps)
         print(f"edit {i}: {edits[-1]}", flush=True)
-    media.contact_sheet(sheet, os.path.join(args.out, "edit.png"))
+    media.contact_sheet(sheet, os.path.join(args.out, "edit.png"), scale=SHEET_SCALE)
     took = [e["frames_to_effect"] for e in edits if e["frames_to_effect"] is not None]
     jumps = [e["jump_px"] for e in edits if e["jump_px"] is not None]
     results["steering"] = {"edits": edits, "applied": len(took) / len(edits),
@@ -157,7 +164,7 @@ def main(args: argparse.Namespace) -> None:
         last.append(analyze.analyze_clip(hwc[-window:], prompt)[0])
         sheet.append(frames[:: len(frames) // 10])
         print(f"long {i}: first 10 s passed {first[-1].passed:.2f}, last 10 s {last[-1].passed:.2f}", flush=True)
-    media.contact_sheet(sheet, os.path.join(args.out, "long.png"))
+    media.contact_sheet(sheet, os.path.join(args.out, "long.png"), scale=SHEET_SCALE)
     results["longHorizon"] = {"seconds": args.long_seconds, "first10s": mean_report(first), "last10s": mean_report(last)}
     results["wallSeconds"] = round(time.time() - t0, 1)
     with open(os.path.join(args.out, "quality.json"), "w") as f:
@@ -176,4 +183,5 @@ if __name__ == "__main__":
     parser.add_argument("--edit-prompts", type=int, default=6)
     parser.add_argument("--long-prompts", type=int, default=2)
     parser.add_argument("--long-seconds", type=float, default=60.0)
+    parser.add_argument("--gifs", help="also write GIFs of some clips to this directory")
     main(parser.parse_args())

@@ -100,6 +100,16 @@ def main(args: argparse.Namespace) -> None:
     levels = manifest["temporalPyramid"]["levels"]
     preset = dataclasses.asdict(PRESETS["cpu"])
     overrides = " ".join(f"--set {k}={v}" for k, v in cfg.items() if k in preset and preset[k] != v)
+    seen = q["seen"]
+    if seen["passed"] >= 0.5:
+        status = f"On seen prompts {pct(seen['passed'])} of frames pass the full check below."
+    else:
+        status = (f"**Limitations.** This model does not meet livegen's quality bar yet: on seen prompts it paints "
+                  f"the right background in {pct(seen['background'])} of frames, but the prompt's objects appear as one "
+                  f"region of the right colour in only {pct(seen['objects_present'])} of object-frames, and "
+                  f"{pct(seen['passed'])} of frames pass the full check. It was trained for about an hour on 2 CPU "
+                  "cores; training resumes where it stopped (`models/train.py` again), and the GPU preset exists "
+                  "for a machine that has one.")
     decoder_row = (f"| decoder sharpening (full frames, encoder frozen) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
                    f"{dec_wall / 60:.0f} min | {tail_mean(dec_log, 'loss'):.4f} |\n") if dec_log else ""
     speed = ""
@@ -115,6 +125,8 @@ squares and triangles that move on plain or gently shaded backgrounds; DESIGN se
 generates {video['width']}x{video['height']} video at {video['fps']:g} fps, {manifest['latent']['framesPerLatent']} frames per latent frame, steerable by prompt.
 This card is written by `models/model_card.py` from the measurements below; docs/model-format.md is
 the contract the files follow.
+
+{status}
 
 ## Model
 
@@ -180,8 +192,6 @@ Around a mid-video edit (every 3rd frame from two latent frames before the edit)
 A {q['longHorizon']['seconds']:.0f} s rollout (ten frames spread over it):
 
 ![long](card/long.png)
-
-GIFs: `card/seen_*.gif`, `card/heldout_*.gif`, `card/edit_*.gif`.
 """
     with open(os.path.join(args.model, "README.md"), "w") as f:
         f.write(card)
