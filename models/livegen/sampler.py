@@ -43,8 +43,6 @@ class Generator:
                      frame: int, history: str = "pyramid") -> torch.Tensor:
         """One new latent frame (1, C, h, w) given the past latents (oldest first)."""
         cfg = self.dit.cfg
-        if history == "none":
-            past = []
         if history == "full":
             levels = [(torch.stack(past[::-1], dim=1), torch.arange(1, len(past) + 1).float()[None],
                        torch.ones(1, len(past)))] if past else pyramid.empty_history(

@@ -174,14 +174,6 @@ def parse_caption(text: str) -> tuple[str, tuple[ObjectSpec, ...]]:
     return _COLOR_OF[bg.group("color")], tuple(objects)
 
 
-def scene_from_caption(text: str, rng: np.random.Generator) -> Scene:
-    """A scene matching a caption, with random start positions."""
-    background, objects = parse_caption(text)
-    starts = tuple((float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.2, 0.8))) for _ in objects)
-    signs = tuple((int(rng.choice([-1, 1])), int(rng.choice([-1, 1]))) for _ in objects)
-    return Scene(background, objects, 0.0, starts, signs)
-
-
 def vocabulary() -> list[str]:
     """Every word the grammar can produce, sorted."""
     words: set[str] = set()

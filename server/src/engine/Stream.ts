@@ -24,7 +24,6 @@ export interface StreamChunk extends FrameResult {
  */
 export class Stream {
   readonly #client: InferenceClient;
-  readonly #manifest: Manifest;
   readonly #seed: number;
   readonly #history: HistoryPyramid;
   readonly #log: PromptLog;
@@ -38,7 +37,6 @@ export class Stream {
       throw new TypeError(`seed must be an integer in 0..4294967295, not ${options.seed}`);
     }
     this.#client = client;
-    this.#manifest = manifest;
     this.#seed = options.seed;
     this.#history = new HistoryPyramid(manifest, options.history ?? 'pyramid');
     this.#log = new PromptLog(options.prompt);
@@ -95,10 +93,5 @@ export class Stream {
   /** Stops the stream; later calls throw. Idempotent. */
   close(): void {
     this.#closed = true;
-  }
-
-  /** The video frame rate and the frames each latent frame decodes to. */
-  get timing(): { fps: number; framesPerLatent: number } {
-    return { fps: this.#manifest.video.fps, framesPerLatent: this.#manifest.latent.framesPerLatent };
   }
 }
