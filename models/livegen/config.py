@@ -1,7 +1,7 @@
 """Training presets: one for this project's 2-core CPU box, one for a CUDA machine. Same code for both."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass

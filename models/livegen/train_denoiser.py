@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import media, pyramid, world
 from .config import TrainConfig
@@ -45,9 +44,8 @@ def build(cfg: TrainConfig) -> tuple[TextEncoder, PyramidDiT]:
 class Batcher:
     """Draws training examples from the latent dataset."""
 
-    def __init__(self, latents: torch.Tensor, scenes: list[dict], cfg: TrainConfig, tp: pyramid.TemporalPyramid,
-                 sp: pyramid.SpatialPyramid, seed: int):
-        self.latents, self.scenes, self.cfg, self.tp, self.sp = latents, scenes, cfg, tp, sp
+    def __init__(self, latents: torch.Tensor, scenes: list[dict], cfg: TrainConfig, tp: pyramid.TemporalPyramid, seed: int):
+        self.latents, self.scenes, self.cfg, self.tp = latents, scenes, cfg, tp
         self.rng = np.random.default_rng(seed)
         self.tokenizer = default_tokenizer()
 
@@ -131,7 +129,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
         return
     dataset = load(os.path.join(out, "latents.pt"))
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
-    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, sp, seed=step)
+    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step)
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
     n_params = sum(p.numel() for p in params)
     print(f"denoiser: {n_params / 1e6:.2f}M parameters, {len(dataset['scenes'])} clips", flush=True)
