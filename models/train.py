@@ -133,6 +133,29 @@ def encode_latents(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.devi
         os.remove(part)
 
 
+@torch.no_grad()
+def encode_edits(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device) -> None:
+    """Encodes `edit_clips` steering clips once: <out>/edits.pt holds their latents, the scenes
+    before and after the edit, and the latent frame where the edit takes effect."""
+    path = os.path.join(out, "edits.pt")
+    heldout = world.load_heldout()
+    T = vae.cfg.frames_per_latent
+    vae.eval()
+    latents, before, after, switch = [], [], [], []
+    per = 8
+    for done in range(0, cfg.edit_clips, per):
+        rng = np.random.default_rng(90_000 + done)
+        cuts = [int(rng.integers(3, min(9, cfg.edit_frames - 1))) for _ in range(per)]
+        video, a, b = data.edit_clip_batch(rng, per, cfg.edit_frames * T, [c * T for c in cuts], cfg.size, cfg.fps, heldout)
+        latents.append(vae.encode(video.to(device)).half().cpu())
+        before.extend(asdict(s) for s in a)
+        after.extend(asdict(s) for s in b)
+        switch.extend(cuts)
+        if (done + per) % 200 == 0:
+            print(f"edits: {done + per}/{cfg.edit_clips}", flush=True)
+    torch.save({"latents": torch.cat(latents), "before": before, "after": after, "switch": switch}, path)
+
+
 def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
@@ -213,6 +236,8 @@ def main(args: argparse.Namespace) -> None:
         return
     if not os.path.exists(os.path.join(args.out, "latents.pt")):
         encode_latents(vae, cfg, args.out, device, deadline)
+    if cfg.edit_clips and not os.path.exists(os.path.join(args.out, "edits.pt")):
+        encode_edits(vae, cfg, args.out, device)
     from livegen.train_denoiser import train_denoiser
 
     train_denoiser(cfg, args.out, device, deadline, vae)

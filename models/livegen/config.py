@@ -17,6 +17,10 @@ class TrainConfig:
     # Latent dataset: clips encoded once so the denoiser trains on latents alone
     latent_clips: int = 2400
     latent_frames: int = 24  # latent frames per clip (4 video frames each)
+    # Steering examples: clips whose prompt changes at a latent frame between 3 and 8
+    edit_clips: int = 600
+    edit_frames: int = 12  # latent frames per edit clip
+    edit_share: float = 0.3  # share of denoiser examples drawn from them, targets just after the edit
     # Decoder phase: the decoder alone, sharpened on full frames once the latent space is fixed
     decoder_steps: int = 1200
     decoder_batch: int = 4
@@ -38,10 +42,10 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "cpu": TrainConfig(),
-    "gpu": TrainConfig(vae_steps=20000, vae_batch=32, vae_crop=256, decoder_steps=10000, decoder_batch=16, latent_clips=20000, latent_frames=32,
+    "gpu": TrainConfig(vae_steps=20000, vae_batch=32, vae_crop=256, decoder_steps=10000, decoder_batch=16, latent_clips=20000, latent_frames=32, edit_clips=8000,
                        model="PyramidDiT-B", steps=200000, batch=256, lr=3e-4, sample_every=5000,
                        checkpoint_every=2000),
     # A quick end-to-end pass for tests of the training code itself.
-    "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, latent_clips=4, latent_frames=10,
+    "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
                          model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1),
 }

@@ -41,26 +41,41 @@ def build(cfg: TrainConfig) -> tuple[TextEncoder, PyramidDiT]:
     return text, dit
 
 
-class Batcher:
-    """Draws training examples from the latent dataset."""
+def scene_from_dict(s: dict) -> world.Scene:
+    return world.Scene(s["background"], tuple(world.ObjectSpec(**o) for o in s["objects"]), s["shading"],
+                       tuple(map(tuple, s["starts"])), tuple(map(tuple, s["bounce_signs"])))
 
-    def __init__(self, latents: torch.Tensor, scenes: list[dict], cfg: TrainConfig, tp: pyramid.TemporalPyramid, seed: int):
-        self.latents, self.scenes, self.cfg, self.tp = latents, scenes, cfg, tp
+
+class Batcher:
+    """Draws training examples from the latent dataset and, when there is one, the steering set:
+    there the target is one of the first latent frames after a prompt edit, captioned with the
+    new prompt while its history still shows the old scene."""
+
+    def __init__(self, latents: torch.Tensor, scenes: list[dict], cfg: TrainConfig, tp: pyramid.TemporalPyramid, seed: int,
+                 edits: dict | None = None):
+        self.latents, self.cfg, self.tp = latents, cfg, tp
+        self.scenes = [scene_from_dict(s) for s in scenes]
+        self.edits = edits
+        if edits is not None:
+            self.edit_scenes = [scene_from_dict(s) for s in edits["after"]]
         self.rng = np.random.default_rng(seed)
         self.tokenizer = default_tokenizer()
 
-    def scene(self, i: int) -> world.Scene:
-        s = self.scenes[i]
-        return world.Scene(s["background"], tuple(world.ObjectSpec(**o) for o in s["objects"]), s["shading"],
-                           tuple(map(tuple, s["starts"])), tuple(map(tuple, s["bounce_signs"])))
+    def example(self) -> tuple[torch.Tensor, int, world.Scene]:
+        """A clip (K, C, h, w), the index of the target frame in it, and the scene it shows."""
+        if self.edits is not None and self.rng.random() < self.cfg.edit_share:
+            i = int(self.rng.integers(len(self.edit_scenes)))
+            clip = self.edits["latents"][i].float()
+            k = min(self.edits["switch"][i] + int(self.rng.integers(0, 4)), clip.shape[0] - 1)
+            return clip, k, self.edit_scenes[i]
+        i = int(self.rng.integers(self.latents.shape[0]))
+        k = 0 if self.rng.random() < FIRST_FRAME_SHARE else int(self.rng.integers(1, self.latents.shape[1]))
+        return self.latents[i].float(), k, self.scenes[i]
 
     def __call__(self, batch: int):
-        n_clips, n_frames = self.latents.shape[:2]
         histories, targets, captions = [], [], []
         for _ in range(batch):
-            i = int(self.rng.integers(n_clips))
-            k = 0 if self.rng.random() < FIRST_FRAME_SHARE else int(self.rng.integers(1, n_frames))
-            clip = self.latents[i].float()  # (K, C, h, w)
+            clip, k, scene = self.example()
             past = [clip[j][None] for j in range(max(0, k - self.tp.frames), k)]
             c, h = clip.shape[1], clip.shape[2]
             levels = pyramid.history_levels(past, self.tp) if past else pyramid.empty_history(self.tp, 1, c, h)
@@ -69,7 +84,7 @@ class Batcher:
                 levels = [(lat, age, mask if j < keep else torch.zeros_like(mask)) for j, (lat, age, mask) in enumerate(levels)]
             histories.append(levels)
             targets.append(clip[k])
-            text = world.caption(self.scene(i), self.rng)
+            text = world.caption(scene, self.rng)
             captions.append("" if self.rng.random() < self.cfg.text_dropout else text)
         levels = [tuple(torch.cat([hst[j][m] for hst in histories]) for m in range(3)) for j in range(len(self.tp.levels))]
         sigma_c = torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, batch)).float()
@@ -129,10 +144,13 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
         return
     dataset = load(os.path.join(out, "latents.pt"))
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
-    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step)
+    edits_path = os.path.join(out, "edits.pt")
+    edits = load(edits_path) if cfg.edit_share > 0 and os.path.exists(edits_path) else None
+    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits)
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
     n_params = sum(p.numel() for p in params)
-    print(f"denoiser: {n_params / 1e6:.2f}M parameters, {len(dataset['scenes'])} clips", flush=True)
+    n_edits = len(edits["switch"]) if edits else 0
+    print(f"denoiser: {n_params / 1e6:.2f}M parameters, {len(dataset['scenes'])} clips, {n_edits} steering clips", flush=True)
 
     def checkpoint():
         save(path, text=text.state_dict(), dit=dit.state_dict(), ema_text=ema_text.state_dict(),

@@ -123,6 +123,35 @@ def sample_scene(rng: np.random.Generator, heldout: dict[str, list[list[str]]] |
             return scene
 
 
+EDIT_KINDS = ["background", "color", "shape"]
+
+
+def edit_scene(rng: np.random.Generator, scene: Scene, heldout: dict[str, list[list[str]]] | None = None,
+               want_heldout: bool = False) -> Scene:
+    """The scene after one steering edit: a new background colour, or a new colour or shape for
+    one object. Objects keep their places and motions, as a steer should leave them."""
+    from dataclasses import replace
+
+    while True:
+        kind = EDIT_KINDS[rng.integers(len(EDIT_KINDS))]
+        taken = {o.color for o in scene.objects}
+        if kind == "background":
+            options = [c for c in COLORS if c != scene.background and c not in taken]
+            edited = replace(scene, background=options[rng.integers(len(options))])
+        else:
+            i = int(rng.integers(len(scene.objects)))
+            o = scene.objects[i]
+            if kind == "color":
+                options = [c for c in COLORS if c != scene.background and c not in taken]
+                o = replace(o, color=options[rng.integers(len(options))])
+            else:
+                options = [s for s in SHAPES if s != o.shape]
+                o = replace(o, shape=options[rng.integers(len(options))])
+            edited = replace(scene, objects=scene.objects[:i] + (o,) + scene.objects[i + 1:])
+        if heldout is None or is_heldout(edited, heldout) == want_heldout:
+            return edited
+
+
 def describe_object(o: ObjectSpec, rng: np.random.Generator | None) -> str:
     def pick(words: list[str]) -> str:
         return words[0] if rng is None else words[rng.integers(len(words))]

@@ -73,3 +73,20 @@ class WorldTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class EditSceneTest(unittest.TestCase):
+    def test_an_edit_changes_one_attribute_and_keeps_places_and_motions(self):
+        rng = np.random.default_rng(3)
+        heldout = world.load_heldout()
+        for _ in range(200):
+            a = world.sample_scene(rng, heldout)
+            b = world.edit_scene(rng, a, heldout)
+            self.assertEqual((a.starts, a.bounce_signs, a.shading), (b.starts, b.bounce_signs, b.shading))
+            self.assertEqual([o.motion for o in a.objects], [o.motion for o in b.objects])
+            changes = (a.background != b.background) + sum(
+                (x.color != y.color) + (x.shape != y.shape) for x, y in zip(a.objects, b.objects))
+            self.assertEqual(changes, 1)
+            self.assertFalse(world.is_heldout(b, heldout))
+            self.assertTrue(all(o.color != b.background for o in b.objects))
+            self.assertEqual(len({o.color for o in b.objects}), len(b.objects))

@@ -9,8 +9,10 @@ const USAGE = `usage: livegen <command> [options]
 
 commands:
   generate --prompt TEXT --out FILE.y4m [--edit SECONDS=TEXT]... [--seconds 10] [--seed 0]
-           [--history pyramid|full] [--log FILE.json] [--threads 2] [--model DIR]
-                        generate a video with timed prompt edits
+           [--blend LATENT_FRAMES] [--history pyramid|full] [--log FILE.json] [--threads 2]
+           [--model DIR]
+                        generate a video with timed prompt edits (each faded in over
+                        --blend latent frames; 0, a cut, by default)
   replay LOG.json --out FILE.y4m
                         the same frames again, from the seed and prompt log
   bench [--minutes 1] [--full-minutes 0.5] [--json FILE] [--threads 2] [--model DIR]
@@ -19,7 +21,12 @@ commands:
   model [--model DIR]   check a model directory and print what it is
   bench-model [--model DIR] [--threads N] [--runs N] [--json FILE]
                         time each ONNX graph; the model's cost per latent frame and video fps
-  serve                 start the live server (not built yet)
+  serve [--port 8080] [--host 0.0.0.0] [--public-url URL] [--model DIR] [--provider cpu|webgpu]
+        [--threads 2] [--no-audio] [--bitrate 600] [--keyframe-seconds 2] [--lookahead 1]
+        [--ice-server URL]... [--max-streams 2] [--max-viewers 50] [--max-prompt-chars 500]
+        [--edits-per-second 4] [--joins-per-second 20] [--max-message-bytes 65536]
+        [--idle-seconds 300]
+                        the live server: WebRTC streams that browsers watch and steer
   help                  this text
 `;
 
@@ -27,6 +34,7 @@ type Command = (args: string[], model: string) => Promise<number>;
 
 // Loaded on demand, so `help` or `model` never loads onnxruntime.
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./commands/serve.ts')).serveCommand,
   generate: async () => (await import('./commands/generate.ts')).generateCommand,
   replay: async () => (await import('./commands/generate.ts')).replayCommand,
   bench: async () => (await import('./commands/bench.ts')).benchCommand,
@@ -40,10 +48,6 @@ export async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === 'help' || command === '--help') {
     console.log(USAGE);
     return 0;
-  }
-  if (command === 'serve') {
-    console.error('livegen serve: the live server is not built yet; `livegen generate` makes a video file.');
-    return 2;
   }
   const load = COMMANDS[command];
   if (!load) {

@@ -15,7 +15,7 @@ export interface GenerationLog {
   seed: number;
   history: HistoryMode;
   latentFrames: number;
-  prompts: { text: string; effectiveFrom: number }[];
+  prompts: { text: string; effectiveFrom: number; blendFrames?: number }[];
 }
 
 interface Plan {
@@ -23,7 +23,7 @@ interface Plan {
   seed: number;
   history: HistoryMode;
   latentFrames: number;
-  prompts: { text: string; effectiveFrom: number }[];
+  prompts: { text: string; effectiveFrom: number; blendFrames?: number }[];
   out: string;
   threads: number;
 }
@@ -46,6 +46,7 @@ export async function generateCommand(args: string[], defaultModel: string): Pro
       seed: { type: 'string', default: '0' },
       history: { type: 'string', default: 'pyramid' },
       log: { type: 'string' },
+      blend: { type: 'string', default: '0' },
     },
   });
   if (values.prompt === undefined) throw new UsageError('generate needs --prompt "..."');
@@ -55,12 +56,13 @@ export async function generateCommand(args: string[], defaultModel: string): Pro
   const m = model.manifest;
   const latentSeconds = m.latent.framesPerLatent / m.video.fps;
   const seconds = positiveFlag(values.seconds, '--seconds');
-  const prompts = [{ text: values.prompt, effectiveFrom: 0 }];
+  const blendFrames = intFlag(values.blend, '--blend', 0, 64);
+  const prompts = [{ text: values.prompt, effectiveFrom: 0, blendFrames: 0 }];
   for (const edit of values.edit) {
     const eq = edit.indexOf('=');
     const at = eq > 0 ? Number(edit.slice(0, eq)) : NaN;
     if (!Number.isFinite(at) || at < 0) throw new UsageError(`--edit is SECONDS=PROMPT, not ${JSON.stringify(edit)}`);
-    prompts.push({ text: edit.slice(eq + 1), effectiveFrom: Math.ceil(at / latentSeconds - 1e-9) });
+    prompts.push({ text: edit.slice(eq + 1), effectiveFrom: Math.ceil(at / latentSeconds - 1e-9), blendFrames });
   }
   prompts.sort((a, b) => a.effectiveFrom - b.effectiveFrom);
   const plan: Plan = {
@@ -118,7 +120,7 @@ async function run(plan: Plan): Promise<void> {
   const started = performance.now();
   try {
     const stream = new Stream(client, m, { prompt: first?.text ?? '', seed: plan.seed, history: plan.history });
-    for (const e of edits) stream.steer(e.text, e.effectiveFrom);
+    for (const e of edits) stream.steer(e.text, e.effectiveFrom, e.blendFrames ?? 0);
     for (let k = 0; k < plan.latentFrames; k++) {
       const chunk = await stream.next();
       await writer.write(chunk.frames);

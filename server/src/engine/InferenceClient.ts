@@ -31,12 +31,14 @@ export class InferenceClient {
   #nextId = 1;
   #closed = false;
   #failure: Error | undefined;
+  #exited = false;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
     worker.on('message', (reply: WorkerReply) => this.#onReply(reply));
     worker.on('error', (err) => this.#fail(err));
     worker.on('exit', (code) => {
+      this.#exited = true;
       if (!this.#closed) this.#fail(new Error(`inference worker exited with code ${code}`));
     });
   }
@@ -74,13 +76,19 @@ export class InferenceClient {
     });
   }
 
-  /** Stops the worker; pending requests reject. Idempotent. */
+  /**
+   * Stops the worker once the job it is running ends (killing it mid-run would abort the
+   * process); requests not yet answered reject. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const { reject } of this.#pending.values()) reject(new InvalidStateError('inference client closed'));
     this.#pending.clear();
-    await this.#worker.terminate();
+    if (this.#exited) return;
+    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#worker.postMessage('close');
+    await exited;
   }
 
   #onReply(reply: WorkerReply): void {

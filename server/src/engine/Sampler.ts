@@ -23,6 +23,8 @@ export interface FrameJob {
   seed: number;
   frame: number;
   prompt: string;
+  /** Inside a prompt blend: the earlier prompt and the weight of `prompt` against it. */
+  blend?: { from: string; weight: number } | undefined;
   history: HistoryLevel[];
   cache: Float32Array; // (C, h, w) the decoder's causal cache; zeros for a stream's first frame
 }
@@ -77,6 +79,23 @@ export class Sampler {
     return entry;
   }
 
+  /**
+   * The conditional embedding fades linearly from one prompt's to another's; a token position
+   * counts wherever either prompt has a token. The unconditional half is the same for both.
+   */
+  async #blend(from: string, to: string, weight: number): Promise<{ text: TensorData; mask: TensorData }> {
+    const a = await this.#text(from);
+    const b = await this.#text(to);
+    const ta = a.text.data as Float32Array;
+    const tb = b.text.data as Float32Array;
+    const text = new Float32Array(tb.length);
+    for (let j = 0; j < text.length; j++) text[j] = (1 - weight) * (ta[j] ?? 0) + weight * (tb[j] ?? 0);
+    const ma = a.mask.data;
+    const mask = b.mask.data.slice();
+    for (let j = 0; j < mask.length; j++) if ((ma[j] ?? 0) > (mask[j] ?? 0)) mask[j] = ma[j] ?? 0;
+    return { text: { ...b.text, data: text }, mask: { ...b.mask, data: mask } };
+  }
+
   /** Samples and decodes one latent frame. */
   async sample(job: FrameJob): Promise<FrameResult> {
     const m = this.#m;
@@ -84,7 +103,7 @@ export class Sampler {
     const streams = m.rng.streamsPerLatentFrame;
     const base = job.frame * streams;
     const t0 = performance.now();
-    const { text, mask } = await this.#text(job.prompt);
+    const { text, mask } = job.blend ? await this.#blend(job.blend.from, job.prompt, job.blend.weight) : await this.#text(job.prompt);
     const t1 = performance.now();
 
     const sigmaC = m.temporalPyramid.noise;

@@ -59,11 +59,14 @@ export class Stream {
     return this.#log.entries;
   }
 
-  /** Changes the prompt from the first latent frame not yet started (or `from`, if later). */
-  steer(prompt: string, from?: number): PromptEntry {
+  /**
+   * Changes the prompt from the first latent frame not yet started (or `from`, if later), fading
+   * the text embeddings over `blendFrames` latent frames when that is above 0.
+   */
+  steer(prompt: string, from?: number, blendFrames = 0): PromptEntry {
     if (this.#closed) throw new InvalidStateError('stream closed');
     const first = this.#next + (this.#inFlight ? 1 : 0);
-    return this.#log.add(prompt, Math.max(first, from ?? first), this.#next);
+    return this.#log.add(prompt, Math.max(first, from ?? first), this.#next, blendFrames);
   }
 
   /** Generates and decodes the next latent frame. */
@@ -71,13 +74,14 @@ export class Stream {
     if (this.#closed) throw new InvalidStateError('stream closed');
     if (this.#inFlight) throw new InvalidStateError('a latent frame is already being generated');
     const index = this.#next;
-    const prompt = this.#log.promptAt(index);
+    const { prompt, blend } = this.#log.conditionAt(index);
     this.#inFlight = true;
     try {
       const result = await this.#client.sample({
         seed: this.#seed,
         frame: index,
         prompt,
+        blend,
         history: this.#history.levels(),
         cache: this.#cache,
       });

@@ -65,7 +65,10 @@ ready.then(
   (err: unknown) => reply({ type: 'fatal', message: (err as Error).message }),
 );
 
-port.on('message', async (request: WorkerRequest) => {
+// Jobs run one after another, in arrival order: that order is the fairness between streams.
+let queue: Promise<void> = Promise.resolve();
+
+async function handle(request: WorkerRequest): Promise<void> {
   const sampler = await ready.catch(() => undefined);
   if (!sampler) return;
   try {
@@ -74,4 +77,14 @@ port.on('message', async (request: WorkerRequest) => {
   } catch (err) {
     reply({ type: 'error', id: request.id, message: (err as Error).message });
   }
+}
+
+port.on('message', (message: WorkerRequest | 'close') => {
+  if (message === 'close') {
+    // Tearing the thread down while onnxruntime computes aborts the whole process, so the
+    // worker leaves only once the job in hand is done.
+    void queue.then(() => process.exit(0));
+    return;
+  }
+  queue = queue.then(() => handle(message));
 });
