@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(python3-torch python3-onnx python3-numpy python3-scipy python3-pil libopenblas0-openmp)
+# Model code: PyTorch and ONNX with a fast BLAS. Native addons: a C++ toolchain and libvpx.
+debian_packages=(python3-torch python3-onnx python3-numpy python3-scipy python3-pil libopenblas0-openmp
+  g++ make python3 pkg-config libvpx-dev)
 
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -25,4 +27,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing npm packages"
   npm_config_nodedir="${npm_config_nodedir:-/usr}" npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
+fi
+
+# The libvpx addon again when its sources are newer than its build.
+addon=native/build/Release/livegen_native.node
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
+  echo "setup: building the libvpx addon (native/)"
+  npm_config_nodedir="${npm_config_nodedir:-/usr}" npm rebuild livegen-native --loglevel=error
 fi

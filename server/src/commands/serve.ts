@@ -7,7 +7,17 @@ import { UsageError, intFlag, positiveFlag } from './args.ts';
 export async function serveCommand(args: string[], defaultModel: string): Promise<number> {
   const config = parseServeArgs(args, defaultModel);
   console.log(`livegen: loading the model from ${config.modelDir} (${config.executionProvider}, ${config.threads} threads)`);
-  const server = await LivegenServer.start(config);
+  let server: LivegenServer;
+  try {
+    server = await LivegenServer.start(config);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      console.error(`livegen serve: cannot listen on ${config.host}:${config.port} (${code}); choose another --port`);
+      return 1;
+    }
+    throw err;
+  }
   console.log(`livegen: serving at ${server.url}  (open it in a browser; metrics at ${server.url}/metrics)`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -18,7 +28,9 @@ export async function serveCommand(args: string[], defaultModel: string): Promis
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await server.close();
-  return 0;
+  // Closed peer connections can leave werift's sockets and timers behind; they hold nothing of
+  // ours, so they must not hold the process either.
+  process.exit(0);
 }
 
 function parseServeArgs(args: string[], defaultModel: string): ServerConfig {

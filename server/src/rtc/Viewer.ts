@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MediaStreamTrack, RTCPeerConnection, type RTCRtpTransceiver } from 'werift';
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError, InvalidStateError } from '../errors.ts';
 import { peerCodecs } from './codecs.ts';
 
 export interface ViewerOptions {
@@ -51,9 +51,13 @@ export class Viewer {
 
   /** The server offers (the WebSocket flow); the client answers with `accept()`. */
   async offer(): Promise<string> {
-    this.#addTracks(true);
-    await this.#pc.setLocalDescription(await this.#pc.createOffer());
-    return this.#localSdp();
+    try {
+      this.#addTracks(true);
+      await this.#pc.setLocalDescription(await this.#pc.createOffer());
+      return await this.#localSdp();
+    } catch (err) {
+      throw this.#closed ? new InvalidStateError('the stream ended while the viewer joined') : err;
+    }
   }
 
   /** Applies the client's answer to our offer. */
@@ -76,7 +80,7 @@ export class Viewer {
       await this.#pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
       await this.#pc.setLocalDescription(await this.#pc.createAnswer());
     } catch (err) {
-      throw new BadRequestError(`bad SDP offer: ${(err as Error).message}`);
+      throw this.#closed ? new InvalidStateError('the stream ended while the viewer joined') : new BadRequestError(`bad SDP offer: ${(err as Error).message}`);
     }
     return this.#localSdp();
   }
