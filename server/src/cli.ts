@@ -8,12 +8,12 @@ export const DEFAULT_MODEL_DIR = path.resolve(import.meta.dirname, '../../models
 const USAGE = `usage: livegen <command> [options]
 
 commands:
-  generate --prompt TEXT --out FILE.y4m [--edit SECONDS=TEXT]... [--seconds 10] [--seed 0]
+  generate --prompt TEXT --out FILE.y4m|FILE.webm [--edit SECONDS=TEXT]... [--seconds 10] [--seed 0]
            [--blend LATENT_FRAMES] [--history pyramid|full] [--log FILE.json] [--threads 2]
            [--model DIR]
                         generate a video with timed prompt edits (each faded in over
                         --blend latent frames; 0, a cut, by default)
-  replay LOG.json --out FILE.y4m
+  replay LOG.json --out FILE.y4m|FILE.webm
                         the same frames again, from the seed and prompt log
   bench [--minutes 1] [--full-minutes 0.5] [--json FILE] [--threads 2] [--model DIR]
                         per-latent-frame time, real-time factor, flatness, the unbounded-history

@@ -5,6 +5,7 @@ import { InferenceClient } from '../engine/InferenceClient.ts';
 import { Stream } from '../engine/Stream.ts';
 import type { HistoryMode } from '../engine/HistoryPyramid.ts';
 import { Y4mWriter } from '../media/Y4mWriter.ts';
+import { WebmWriter } from '../media/WebmWriter.ts';
 import { UsageError, intFlag, positiveFlag } from './args.ts';
 
 /** What `generate --log` writes and `replay` reads: seed + prompt log = the same frames. */
@@ -116,7 +117,9 @@ async function run(plan: Plan): Promise<void> {
   const m = plan.model.manifest;
   const [first, ...edits] = plan.prompts;
   const client = await InferenceClient.open({ modelDir: plan.model.dir, executionProvider: 'cpu', threads: plan.threads });
-  const writer = new Y4mWriter(plan.out, m.video.width, m.video.height, m.video.fps);
+  const writer = plan.out.toLowerCase().endsWith('.webm')
+    ? new WebmWriter(plan.out, m.video.width, m.video.height, m.video.fps)
+    : new Y4mWriter(plan.out, m.video.width, m.video.height, m.video.fps);
   const started = performance.now();
   try {
     const stream = new Stream(client, m, { prompt: first?.text ?? '', seed: plan.seed, history: plan.history });
