@@ -194,7 +194,9 @@ describe('the server API', () => {
     await assert.rejects(owner.request({ type: 'steer', streamId: created.streamId, steerToken: 'wrong', prompt: 'x' }, 'steered'), /wrong steer token/);
     const ack = await owner.request({ type: 'steer', streamId: created.streamId, steerToken: created.steerToken, prompt: 'a large blue circle on a white background', blendFrames: 2 }, 'steered');
     assert.equal(ack.editId, 1);
-    assert.equal(ack.rtpTimestamp, (bot.timing!.rtpTimestampOfFrame0 + ack.effectiveFrame * bot.timing!.rtpTicksPerFrame) >>> 0);
+    const timing = bot.timing;
+    assert.ok(timing);
+    assert.equal(ack.rtpTimestamp, (timing.rtpTimestampOfFrame0 + ack.effectiveFrame * timing.rtpTicksPerFrame) >>> 0);
     await until(() => heard.some((m) => m.type === 'prompt' && m.entry.id === 1 && m.entry.blendFrames === 2), 5000, 'the prompt message');
     await until(() => heard.some((m) => m.type === 'state' && m.state.prompt.startsWith('a large blue')), 5000, 'a state message');
     const ended = new Promise<ServerMessage>((r) => watcher.onMessage((m) => m.type === 'ended' && r(m)));
