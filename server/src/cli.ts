@@ -18,6 +18,11 @@ commands:
   bench [--minutes 1] [--full-minutes 0.5] [--json FILE] [--threads 2] [--model DIR]
                         per-latent-frame time, real-time factor, flatness, the unbounded-history
                         baseline side by side, achieved GFLOP/s, event-loop lag, RSS
+  loadtest [--url http://127.0.0.1:8080] [--streams 1] [--viewers 10] [--steerers 1] [--seconds 30]
+           [--ramp R/s] [--whep] [--workers N] [--decode-every 10] [--steer-every 3]
+           [--join-rate 10] [--slo FIELD>=N]... [--json FILE] [--html FILE]
+                        headless WebRTC bots against a running server: delivery, join time,
+                        freezes, prompt-to-pixel latency, server CPU; --ramp finds the capacity
   model [--model DIR]   check a model directory and print what it is
   bench-model [--model DIR] [--threads N] [--runs N] [--json FILE]
                         time each ONNX graph; the model's cost per latent frame and video fps
@@ -39,6 +44,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   replay: async () => (await import('./commands/generate.ts')).replayCommand,
   bench: async () => (await import('./commands/bench.ts')).benchCommand,
   model: async () => (await import('./commands/model.ts')).modelCommand,
+  loadtest: async () => (await import('../../loadtest/src/command.ts')).loadtestCommand,
   'bench-model': async () => (await import('./commands/model.ts')).benchModelCommand,
 };
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../server/src/config.ts';
 import { LivegenServer } from '../../server/src/LivegenServer.ts';
+export { borderColour } from '../../loadtest/src/palette.ts';
 
 export const MODEL_DIR = process.env.LIVEGEN_TEST_MODEL ?? path.resolve(import.meta.dirname, '../../models/default');
 
@@ -18,25 +19,6 @@ export function startServer(overrides: Partial<ServerConfig> = {}, limits: Parti
     ...overrides,
     limits: { ...DEFAULT_CONFIG.limits, ...limits },
   });
-}
-
-/** The mean colour of a frame's outer ring of pixels: the background, whatever the objects do. */
-export function borderColour(rgb: Uint8Array, width: number, height: number): Rgb {
-  const sum = [0, 0, 0];
-  let n = 0;
-  const add = (x: number, y: number) => {
-    for (let c = 0; c < 3; c++) sum[c] = (sum[c] ?? 0) + (rgb[3 * (y * width + x) + c] ?? 0);
-    n++;
-  };
-  for (let x = 0; x < width; x += 2) {
-    add(x, 2);
-    add(x, height - 3);
-  }
-  for (let y = 0; y < height; y += 2) {
-    add(2, y);
-    add(width - 3, y);
-  }
-  return sum.map((v) => v / n) as Rgb;
 }
 
 export function distance(a: Rgb, b: Rgb): number {

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '../tsWorker.ts';
 import { ModelError, InvalidStateError } from '../errors.ts';
 import type { FrameJob, FrameResult } from './Sampler.ts';
 
@@ -45,12 +46,7 @@ export class InferenceClient {
 
   /** Starts a worker and resolves once every graph of the model is open. */
   static async open(options: WorkerOptions): Promise<InferenceClient> {
-    // Loader hooks do not reach worker threads, so the worker registers tsx itself before
-    // importing its TypeScript entry.
-    const entry = new URL('./inferenceWorker.ts', import.meta.url).href;
-    const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-      .then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-    const worker = new Worker(boot, { eval: true, workerData: options });
+    const worker = startTsWorker(new URL('./inferenceWorker.ts', import.meta.url), options);
     await new Promise<void>((resolve, reject) => {
       const onMessage = (reply: WorkerReply) => {
         if (reply.type === 'ready') resolve();
