@@ -1,4 +1,4 @@
-"""Writes the model card (<model>/README.md) and docs/QUALITY.md from what was measured.
+"""Writes the model card (<model>/README.md) from what was measured (docs/QUALITY.md comes from `npx livegen quality`).
 
     /usr/bin/python3 models/model_card.py --run runs/cpu --model models/default
 
@@ -195,33 +195,11 @@ A {q['longHorizon']['seconds']:.0f} s rollout (ten frames spread over it):
 """
     with open(os.path.join(args.model, "README.md"), "w") as f:
         f.write(card)
-    quality = f"""# Quality
-
-Written by `models/model_card.py` from `{args.model}/card/quality.json`, which
-`/usr/bin/python3 models/evaluate.py --run {args.run} --out {args.model}/card` measured with the
-PyTorch reference sampler (the same algorithm the engine runs). The engine-level measurement over
-the ONNX graphs in TypeScript (`npx livegen quality`) comes with the engine.
-
-{CHECK}
-
-## Prompt adherence
-
-{adherence_table(q)}
-
-Autoencoder reconstruction on held-out clips: {q['vaePsnrHeldout']:.1f} dB PSNR.
-
-## Steering
-
-{steering_section(q)}
-"""
-    with open(args.quality_doc, "w") as f:
-        f.write(quality)
-    print(f"wrote {args.model}/README.md and {args.quality_doc}")
+    print(f"wrote {args.model}/README.md")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", default="runs/cpu")
     parser.add_argument("--model", default="models/default")
-    parser.add_argument("--quality-doc", default="docs/QUALITY.md")
     main(parser.parse_args())

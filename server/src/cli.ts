@@ -23,6 +23,10 @@ commands:
            [--join-rate 10] [--slo FIELD>=N]... [--json FILE] [--html FILE]
                         headless WebRTC bots against a running server: delivery, join time,
                         freezes, prompt-to-pixel latency, server CPU; --ramp finds the capacity
+  quality [--json out/quality.json] [--doc docs/QUALITY.md] [--long-minutes 10] [--prompts 8]
+          [--edit-prompts 6] [--seconds 10] [--threads 2] [--model DIR]
+                        prompt adherence, steering and long-run quality of the engine's frames,
+                        judged by the analyzer (models/quality.py); writes docs/QUALITY.md
   model [--model DIR]   check a model directory and print what it is
   bench-model [--model DIR] [--threads N] [--runs N] [--json FILE]
                         time each ONNX graph; the model's cost per latent frame and video fps
@@ -44,6 +48,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   replay: async () => (await import('./commands/generate.ts')).replayCommand,
   bench: async () => (await import('./commands/bench.ts')).benchCommand,
   model: async () => (await import('./commands/model.ts')).modelCommand,
+  quality: async () => (await import('./commands/quality.ts')).qualityCommand,
   loadtest: async () => (await import('../../loadtest/src/command.ts')).loadtestCommand,
   'bench-model': async () => (await import('./commands/model.ts')).benchModelCommand,
 };

@@ -1,0 +1,145 @@
+"""The analyzer's side of `npx livegen quality`: which clips to generate, and their scores.
+
+    /usr/bin/python3 models/quality.py plan --out plan.json [--long-minutes 10]
+    /usr/bin/python3 models/quality.py score --plan plan.json --frames DIR --json out.json --doc docs/QUALITY.md
+
+`plan` lists the clips (seen and held-out prompts, mid-video colour edits, one long run) with
+their seeds, prompt logs and the video frames to keep; the TypeScript engine generates them and
+writes each clip's kept frames as raw RGB (`<name>.rgb`). `score` judges them with
+livegen.analyze, against the renderer's own frames of the same prompts as the ceiling, and
+writes the JSON and docs/QUALITY.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+from evaluate import edited, mean_report, prompt_set, steering
+from livegen import analyze, world
+from model_card import CHECK, adherence_table, pct, steering_section
+
+FPS = 16
+FRAMES_PER_LATENT = 4
+SIZE = 256
+
+
+def plan(args: argparse.Namespace) -> None:
+    n_latent = int(args.seconds * FPS / FRAMES_PER_LATENT)
+    clips = []
+    for split, heldout_split, seed in (("seen", False, 11), ("heldout", True, 12)):
+        for i, (_, prompt) in enumerate(prompt_set(args.prompts, heldout_split, seed)):
+            clips.append({"name": f"{split}_{i}", "kind": split, "seed": 100 + i, "latentFrames": n_latent,
+                          "prompts": [{"text": prompt, "effectiveFrom": 0}], "keep": [[0, n_latent * FRAMES_PER_LATENT]]})
+    rng = np.random.default_rng(13)
+    edit_latent = n_latent // 2
+    for i, (scene, prompt) in enumerate(prompt_set(args.edit_prompts, False, 14)):
+        _, after = edited(scene, rng)
+        clips.append({"name": f"edit_{i}", "kind": "edit", "seed": 200 + i, "latentFrames": n_latent,
+                      "prompts": [{"text": prompt, "effectiveFrom": 0}, {"text": after, "effectiveFrom": edit_latent}],
+                      "keep": [[0, n_latent * FRAMES_PER_LATENT]]})
+    long_latent = int(args.long_minutes * 60 * FPS / FRAMES_PER_LATENT)
+    total = long_latent * FRAMES_PER_LATENT
+    window = min(60 * FPS, total // 2)
+    for i, (_, prompt) in enumerate(prompt_set(1, False, 15)):
+        clips.append({"name": f"long_{i}", "kind": "long", "seed": 300 + i, "latentFrames": long_latent,
+                      "prompts": [{"text": prompt, "effectiveFrom": 0}], "keep": [[0, window], [total - window, total]]})
+    with open(args.out, "w") as f:
+        json.dump({"seconds": args.seconds, "prompts": args.prompts, "longMinutes": args.long_minutes, "clips": clips}, f, indent=2)
+
+
+def load_frames(path: str, keep: list[list[int]]) -> np.ndarray:
+    frames = np.fromfile(path, dtype=np.uint8)
+    n = sum(b - a for a, b in keep)
+    if frames.size != n * SIZE * SIZE * 3:
+        raise SystemExit(f"{path}: {frames.size} bytes, expected {n} frames of {SIZE}x{SIZE} RGB")
+    return frames.reshape(n, SIZE, SIZE, 3)
+
+
+def score(args: argparse.Namespace) -> None:
+    with open(args.plan) as f:
+        p = json.load(f)
+    results: dict = {"engine": "TypeScript (onnxruntime-node)", "model": args.model, "secondsPerClip": p["seconds"]}
+    by_kind: dict[str, list] = {}
+    for clip in p["clips"]:
+        by_kind.setdefault(clip["kind"], []).append(clip)
+    for split, heldout_split, seed in (("seen", False, 11), ("heldout", True, 12)):
+        reports, ceiling = [], []
+        # The same draw as `plan`, for the scenes behind the prompts: the renderer's frames of them are the ceiling.
+        for clip, (scene, prompt) in zip(by_kind[split], prompt_set(p["prompts"], heldout_split, seed)):
+            assert prompt == clip["prompts"][0]["text"], "the plan was made with other settings"
+            frames = load_frames(os.path.join(args.frames, clip["name"] + ".rgb"), clip["keep"])
+            reports.append(analyze.analyze_clip(frames, prompt)[0])
+            truth = world.render(scene, len(frames), SIZE, FPS)
+            ceiling.append(analyze.analyze_clip(truth.permute(0, 2, 3, 1).numpy(), prompt)[0])
+        results[split] = mean_report(reports)
+        results[split]["ceiling"] = mean_report(ceiling)
+    edits = []
+    for clip in by_kind["edit"]:
+        frames = load_frames(os.path.join(args.frames, clip["name"] + ".rgb"), clip["keep"])
+        before, after = clip["prompts"][0]["text"], clip["prompts"][1]["text"]
+        edits.append({"before": before, "after": after, **steering(frames, before, after, clip["prompts"][1]["effectiveFrom"] * FRAMES_PER_LATENT)})
+    took = [e["frames_to_effect"] for e in edits if e["frames_to_effect"] is not None]
+    jumps = [e["jump_px"] for e in edits if e["jump_px"] is not None]
+    results["steering"] = {"edits": edits, "applied": len(took) / len(edits),
+                           "medianFramesToEffect": float(np.median(took)) if took else None,
+                           "medianJumpPx": float(np.median(jumps)) if jumps else None}
+    first, last = [], []
+    for clip in by_kind["long"]:
+        frames = load_frames(os.path.join(args.frames, clip["name"] + ".rgb"), clip["keep"])
+        half = len(frames) // 2
+        prompt = clip["prompts"][0]["text"]
+        first.append(analyze.analyze_clip(frames[:half], prompt)[0])
+        last.append(analyze.analyze_clip(frames[half:], prompt)[0])
+    results["longHorizon"] = {"minutes": p["longMinutes"], "firstMinute": mean_report(first), "lastMinute": mean_report(last)}
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=2)
+    table = adherence_table({**results, "longHorizon": {"seconds": p["longMinutes"] * 60, "first10s": results["longHorizon"]["firstMinute"],
+                                                         "last10s": results["longHorizon"]["lastMinute"]}})
+    table = table.replace("s rollout, first 10 s", "s run, first minute").replace("s rollout, last 10 s", "s run, last minute")
+    doc = f"""# Quality
+
+Measured by `npx livegen quality`: the TypeScript engine generates every clip with the shipped
+ONNX model ({args.model}), exactly as the server does, and `models/quality.py` judges the frames.
+{len(by_kind['seen'])} seen and {len(by_kind['heldout'])} held-out prompts of {p['seconds']:.0f} s, {len(edits)} mid-video colour
+edits, and one {p['longMinutes']:g}-minute run judged on its first and last minute. The renderer's own
+frames of the same prompts are the ceiling. The model card ([models/default/README.md](../models/default/README.md))
+has the same measures from the PyTorch reference sampler, with the history ablation.
+
+{CHECK}
+
+## Prompt adherence
+
+{table}
+
+## Steering
+
+{steering_section(results)}
+
+Pass rate over everything judged: seen {pct(results['seen']['passed'])}, held-out {pct(results['heldout']['passed'])},
+last minute of the long run {pct(results['longHorizon']['lastMinute']['passed'])}.
+"""
+    with open(args.doc, "w") as f:
+        f.write(doc)
+    print(json.dumps({k: v for k, v in results.items() if k != "steering"}, indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plan")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--prompts", type=int, default=8)
+    p.add_argument("--edit-prompts", type=int, default=6)
+    p.add_argument("--long-minutes", type=float, default=10.0)
+    s = sub.add_parser("score")
+    s.add_argument("--plan", required=True)
+    s.add_argument("--frames", required=True)
+    s.add_argument("--json", required=True)
+    s.add_argument("--doc", default="docs/QUALITY.md")
+    s.add_argument("--model", default="models/default")
+    args = parser.parse_args()
+    plan(args) if args.command == "plan" else score(args)

@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { loadModelDescription } from '../engine/ModelManifest.ts';
+import { InferenceClient } from '../engine/InferenceClient.ts';
+import { Stream } from '../engine/Stream.ts';
+import { UsageError, intFlag, positiveFlag } from './args.ts';
+
+const run = promisify(execFile);
+const MODELS = path.resolve(import.meta.dirname, '../../../models');
+const PYTHON = process.env.LIVEGEN_PYTHON ?? '/usr/bin/python3';
+
+interface Clip {
+  name: string;
+  kind: string;
+  seed: number;
+  latentFrames: number;
+  prompts: { text: string; effectiveFrom: number }[];
+  keep: [number, number][];
+}
+
+/**
+ * `livegen quality`: the analyzer of DESIGN section 6 over frames of the TypeScript engine.
+ * models/quality.py plans the clips and judges them; this generates them, exactly as a stream
+ * would, and writes docs/QUALITY.md through the analyzer.
+ */
+export async function qualityCommand(args: string[], defaultModel: string): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string', default: defaultModel },
+      json: { type: 'string', default: 'out/quality.json' },
+      doc: { type: 'string', default: 'docs/QUALITY.md' },
+      threads: { type: 'string', default: '2' },
+      seconds: { type: 'string', default: '10' },
+      prompts: { type: 'string', default: '8' },
+      'edit-prompts': { type: 'string', default: '6' },
+      'long-minutes': { type: 'string', default: '10' },
+    },
+  });
+  const model = await loadModelDescription(values.model);
+  const fps = model.manifest.video.fps;
+  const fpl = model.manifest.latent.framesPerLatent;
+  if (model.manifest.video.width !== 256 || fps !== 16 || fpl !== 4) throw new UsageError('quality judges the default world at 256x256, 16 fps, 4 frames per latent frame');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'livegen-quality-'));
+  try {
+    const planFile = path.join(dir, 'plan.json');
+    await python(['plan', '--out', planFile, '--seconds', String(positiveFlag(values.seconds, '--seconds')),
+      '--prompts', String(intFlag(values.prompts, '--prompts', 1, 100)), '--edit-prompts', String(intFlag(values['edit-prompts'], '--edit-prompts', 1, 100)),
+      '--long-minutes', String(positiveFlag(values['long-minutes'], '--long-minutes'))]);
+    const plan = JSON.parse(await readFile(planFile, 'utf8')) as { clips: Clip[] };
+    const total = plan.clips.reduce((n, c) => n + c.latentFrames, 0);
+    const client = await InferenceClient.open({ modelDir: model.dir, executionProvider: 'cpu', threads: intFlag(values.threads, '--threads', 1, 256) });
+    const started = performance.now();
+    let done = 0;
+    try {
+      for (const clip of plan.clips) {
+        const stream = new Stream(client, model.manifest, { prompt: clip.prompts[0]?.text ?? '', seed: clip.seed });
+        for (const p of clip.prompts.slice(1)) stream.steer(p.text, p.effectiveFrom);
+        const out = createWriteStream(path.join(dir, `${clip.name}.rgb`));
+        const size = model.manifest.video.width * model.manifest.video.height * 3;
+        for (let k = 0; k < clip.latentFrames; k++) {
+          const chunk = await stream.next();
+          for (let f = 0; f < fpl; f++) {
+            const index = k * fpl + f;
+            if (!clip.keep.some(([a, b]) => index >= a && index < b)) continue;
+            if (!out.write(chunk.frames.subarray(f * size, (f + 1) * size))) await once(out, 'drain');
+          }
+          done++;
+          if (done % 20 === 0 || done === total) {
+            const s = (performance.now() - started) / 1000;
+            process.stderr.write(`\rquality: ${done}/${total} latent frames (${clip.name}), ${s.toFixed(0)} s, eta ${((s / done) * (total - done)).toFixed(0)} s `);
+          }
+        }
+        out.end();
+        await once(out, 'finish');
+      }
+    } finally {
+      await client.close();
+    }
+    process.stderr.write('\nquality: judging the frames\n');
+    const { stdout } = await python(['score', '--plan', planFile, '--frames', dir, '--json', path.resolve(values.json), '--doc', path.resolve(values.doc),
+      '--model', path.relative(path.resolve(MODELS, '..'), model.dir)]);
+    console.log(stdout.trim());
+    console.log(`quality: wrote ${values.json} and ${values.doc}`);
+    return 0;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function python(args: string[]): Promise<{ stdout: string }> {
+  try {
+    return await run(PYTHON, [path.join(MODELS, 'quality.py'), ...args], { cwd: MODELS, maxBuffer: 64 * 1024 * 1024 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new UsageError(`models/quality.py ${args[0]} failed: ${e.stderr?.trim().split('\n').at(-1) ?? e.message}`);
+  }
+}
