@@ -10,14 +10,16 @@ const USAGE = `usage: livegen <command> [options]
 commands:
   generate --prompt TEXT --out FILE.y4m|FILE.webm [--edit SECONDS=TEXT]... [--seconds 10] [--seed 0]
            [--blend LATENT_FRAMES] [--history pyramid|full] [--log FILE.json] [--threads 2]
-           [--model DIR]
+           [--provider cpu|webgpu] [--model DIR]
                         generate a video with timed prompt edits (each faded in over
                         --blend latent frames; 0, a cut, by default)
   replay LOG.json --out FILE.y4m|FILE.webm
                         the same frames again, from the seed and prompt log
-  bench [--minutes 1] [--full-minutes 0.5] [--json FILE] [--threads 2] [--model DIR]
+  bench [--minutes 1] [--full-minutes 0.5] [--reencode-minutes 0.25] [--json FILE] [--threads 2]
+        [--provider cpu|webgpu] [--model DIR]
                         per-latent-frame time, real-time factor, flatness, the unbounded-history
-                        baseline side by side, achieved GFLOP/s, event-loop lag, RSS
+                        baseline and the history-re-encoded-every-step baseline side by side,
+                        achieved GFLOP/s, event-loop lag, RSS
   loadtest [--url http://127.0.0.1:8080] [--streams 1] [--viewers 10] [--steerers 1] [--seconds 30]
            [--ramp R/s] [--whep] [--workers N] [--decode-every 10] [--steer-every 3]
            [--join-rate 10] [--slo FIELD>=N]... [--json FILE] [--html FILE]

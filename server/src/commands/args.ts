@@ -16,3 +16,9 @@ export function positiveFlag(text: string, flag: string): number {
   if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, not ${JSON.stringify(text)}`);
   return n;
 }
+
+/** The onnxruntime execution provider: cpu, or webgpu where the machine has a GPU and Vulkan. */
+export function providerFlag(text: string): 'cpu' | 'webgpu' {
+  if (text !== 'cpu' && text !== 'webgpu') throw new UsageError(`--provider is cpu or webgpu, not ${JSON.stringify(text)}`);
+  return text;
+}

@@ -5,7 +5,7 @@ import { loadModelDescription } from '../engine/ModelManifest.ts';
 import { InferenceClient } from '../engine/InferenceClient.ts';
 import { Stream } from '../engine/Stream.ts';
 import { matmulPeak } from '../bench/graphBench.ts';
-import { intFlag, positiveFlag } from './args.ts';
+import { intFlag, positiveFlag, providerFlag } from './args.ts';
 
 const PROMPT = 'a large red circle moving left and a small yellow square bouncing on a blue background';
 
@@ -37,6 +37,8 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
       model: { type: 'string', default: defaultModel },
       minutes: { type: 'string', default: '1' },
       'full-minutes': { type: 'string', default: '0.5' },
+      'reencode-minutes': { type: 'string', default: '0.25' },
+      provider: { type: 'string', default: 'cpu' },
       threads: { type: 'string', default: '2' },
       json: { type: 'string' },
     },
@@ -47,15 +49,19 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
   const latentSeconds = m.latent.framesPerLatent / m.video.fps;
   const frames = Math.max(2, Math.round((positiveFlag(values.minutes, '--minutes') * 60) / latentSeconds));
   const fullFrames = Math.min(frames, Math.round((positiveFlag(values['full-minutes'], '--full-minutes') * 60) / latentSeconds));
+  const reencodeFrames = Math.min(frames, Math.round((positiveFlag(values['reencode-minutes'], '--reencode-minutes') * 60) / latentSeconds));
+  const provider = providerFlag(values.provider);
   const window = Math.max(1, Math.min(Math.round(60 / latentSeconds), Math.floor(frames / 10)));
 
   const peak = await matmulPeak(threads);
-  const client = await InferenceClient.open({ modelDir: model.dir, executionProvider: 'cpu', threads });
+  const client = await InferenceClient.open({ modelDir: model.dir, executionProvider: provider, threads });
   const lag = monitorEventLoopDelay({ resolution: 10 });
   const pyramid = new Stream(client, m, { prompt: PROMPT, seed: 1 });
   const full = new Stream(client, m, { prompt: PROMPT, seed: 1, history: 'full' });
+  const reencode = new Stream(client, m, { prompt: PROMPT, seed: 1, reencodeHistory: true });
   const pyramidMs: number[] = [];
   const fullMs: number[] = [];
+  const reencodeMs: number[] = [];
   const rss: { latentFrame: number; mb: number }[] = [];
   const started = performance.now();
   lag.enable();
@@ -68,6 +74,11 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
         t = performance.now();
         await full.next();
         fullMs.push(performance.now() - t);
+      }
+      if (k < reencodeFrames) {
+        t = performance.now();
+        await reencode.next();
+        reencodeMs.push(performance.now() - t);
       }
       if (k % Math.max(1, Math.floor(frames / 100)) === 0) rss.push({ latentFrame: k, mb: process.memoryUsage().rss / 2 ** 20 });
       if (process.stderr.isTTY || k % 50 === 0) {
@@ -82,6 +93,7 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
   const latent = stats(pyramidMs);
   const result = {
     model: { name: m.name, version: m.version, dir: model.dir },
+    provider,
     threads,
     videoSeconds: frames * latentSeconds,
     wallSeconds: (performance.now() - started) / 1000,
@@ -102,10 +114,16 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
       lastMs: stats(fullMs.slice(-window)).p50,
       flatness: flatness(fullMs, Math.min(window, Math.floor(fullFrames / 4))),
     },
-    note: 'generation and decoding only (no encoding); both streams share one inference worker, interleaved frame by frame',
+    reencodeHistory: {
+      latentFrames: reencodeFrames,
+      latentFrameMs: stats(reencodeMs),
+      note: 'the bounded pyramid with the history graph run before every denoising step, as Pyramid Flow samples',
+    },
+    note: 'generation and decoding only (no encoding); the streams share one inference worker, interleaved latent frame by latent frame',
   };
   console.log(`pyramid: p50 ${latent.p50.toFixed(1)} ms per latent frame (p95 ${latent.p95.toFixed(1)}), rtf ${result.rtf.toFixed(2)}, flatness ${result.flatness.toFixed(3)}
 full history: ${result.fullHistory.firstMs.toFixed(1)} ms -> ${result.fullHistory.lastMs.toFixed(1)} ms over ${fullFrames} latent frames (flatness ${result.fullHistory.flatness.toFixed(2)})
+history re-encoded at every step: p50 ${result.reencodeHistory.latentFrameMs.p50.toFixed(1)} ms per latent frame over ${reencodeFrames}
 compute: ${result.achievedGflops.toFixed(1)} GFLOP/s achieved, matmul peak ${peak.toFixed(1)} GFLOP/s
 event loop lag p99 ${result.eventLoopLagMs.p99.toFixed(1)} ms; RSS ${rss[0]?.mb.toFixed(0)} -> ${rss.at(-1)?.mb.toFixed(0)} MB`);
   if (values.json) await writeFile(values.json, JSON.stringify(result, null, 2) + '\n');

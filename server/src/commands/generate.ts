@@ -6,7 +6,7 @@ import { Stream } from '../engine/Stream.ts';
 import type { HistoryMode } from '../engine/HistoryPyramid.ts';
 import { Y4mWriter } from '../media/Y4mWriter.ts';
 import { WebmWriter } from '../media/WebmWriter.ts';
-import { UsageError, intFlag, positiveFlag } from './args.ts';
+import { UsageError, intFlag, positiveFlag, providerFlag } from './args.ts';
 
 /** What `generate --log` writes and `replay` reads: seed + prompt log = the same frames. */
 export interface GenerationLog {
@@ -27,12 +27,14 @@ interface Plan {
   prompts: { text: string; effectiveFrom: number; blendFrames?: number }[];
   out: string;
   threads: number;
+  provider: 'cpu' | 'webgpu';
 }
 
 const COMMON = {
   model: { type: 'string' },
   out: { type: 'string' },
   threads: { type: 'string', default: '2' },
+  provider: { type: 'string', default: 'cpu' },
 } as const;
 
 /** `livegen generate`: a prompt, optional timed edits, a Y4M file. */
@@ -74,6 +76,7 @@ export async function generateCommand(args: string[], defaultModel: string): Pro
     prompts,
     out: values.out,
     threads: intFlag(values.threads, '--threads', 1, 256),
+    provider: providerFlag(values.provider),
   };
   await run(plan);
   if (values.log) {
@@ -109,14 +112,14 @@ export async function replayCommand(args: string[], defaultModel: string): Promi
   if (model.manifest.name !== log.model.name || model.manifest.version !== log.model.version) {
     console.error(`replay: warning: log made with ${log.model.name} ${log.model.version}, replaying with ${model.manifest.name} ${model.manifest.version}`);
   }
-  await run({ model, seed: log.seed, history: log.history, latentFrames: log.latentFrames, prompts: log.prompts, out: values.out, threads: intFlag(values.threads, '--threads', 1, 256) });
+  await run({ model, seed: log.seed, history: log.history, latentFrames: log.latentFrames, prompts: log.prompts, out: values.out, threads: intFlag(values.threads, '--threads', 1, 256), provider: providerFlag(values.provider) });
   return 0;
 }
 
 async function run(plan: Plan): Promise<void> {
   const m = plan.model.manifest;
   const [first, ...edits] = plan.prompts;
-  const client = await InferenceClient.open({ modelDir: plan.model.dir, executionProvider: 'cpu', threads: plan.threads });
+  const client = await InferenceClient.open({ modelDir: plan.model.dir, executionProvider: plan.provider, threads: plan.threads });
   const writer = plan.out.toLowerCase().endsWith('.webm')
     ? new WebmWriter(plan.out, m.video.width, m.video.height, m.video.fps)
     : new Y4mWriter(plan.out, m.video.width, m.video.height, m.video.fps);

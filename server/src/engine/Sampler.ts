@@ -26,6 +26,11 @@ export interface FrameJob {
   /** Inside a prompt blend: the earlier prompt and the weight of `prompt` against it. */
   blend?: { from: string; weight: number } | undefined;
   history: HistoryLevel[];
+  /**
+   * The cost baseline of Pyramid Flow's own sampler, which feeds the history through the model
+   * at every denoising step: the history graph runs again before each step (same result).
+   */
+  reencodeHistory?: boolean | undefined;
   cache: Float32Array; // (C, h, w) the decoder's causal cache; zeros for a stream's first frame
 }
 
@@ -150,6 +155,7 @@ export class Sampler {
       const n = stage.steps;
       for (let i = 0; i < n; i++) {
         const sigma = stage.sigmaStart + ((stage.sigmaEnd - stage.sigmaStart) * i) / n;
+        if (job.reencodeHistory) await this.#runner.run('history', historyFeeds);
         const pair = new Float32Array(2 * x.length);
         pair.set(x);
         pair.set(x, x.length);

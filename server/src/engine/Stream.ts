@@ -9,6 +9,8 @@ export interface StreamOptions {
   prompt: string;
   seed: number;
   history?: HistoryMode;
+  /** Run the history graph before every denoising step: a cost baseline only (Sampler). */
+  reencodeHistory?: boolean;
 }
 
 /** A decoded latent frame of a stream. */
@@ -27,6 +29,7 @@ export class Stream {
   readonly #seed: number;
   readonly #history: HistoryPyramid;
   readonly #log: PromptLog;
+  readonly #reencodeHistory: boolean;
   #cache: Float32Array;
   #next = 0;
   #inFlight = false;
@@ -40,6 +43,7 @@ export class Stream {
     this.#seed = options.seed;
     this.#history = new HistoryPyramid(manifest, options.history ?? 'pyramid');
     this.#log = new PromptLog(options.prompt);
+    this.#reencodeHistory = options.reencodeHistory ?? false;
     const { channels, height, width } = manifest.latent;
     this.#cache = new Float32Array(channels * height * width);
   }
@@ -83,6 +87,7 @@ export class Stream {
         prompt,
         blend,
         history: this.#history.levels(),
+        reencodeHistory: this.#reencodeHistory,
         cache: this.#cache,
       });
       this.#history.push(result.latent);
