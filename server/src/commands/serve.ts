@@ -7,6 +7,9 @@ import { UsageError, intFlag, positiveFlag } from './args.ts';
 export async function serveCommand(args: string[], defaultModel: string): Promise<number> {
   const config = parseServeArgs(args, defaultModel);
   console.log(`livegen: loading the model from ${config.modelDir} (${config.executionProvider}, ${config.threads} threads)`);
+  // A viewer's peer that vanishes mid-handshake can leave a rejected promise inside werift; one
+  // such peer must not take every other stream down with the process.
+  process.on('unhandledRejection', (reason) => console.error('livegen: unhandled rejection (the server keeps running):', reason));
   let server: LivegenServer;
   try {
     server = await LivegenServer.start(config);

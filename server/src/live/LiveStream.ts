@@ -286,7 +286,11 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
       this.#timer = undefined;
       const frame = this.#queue.shift();
       if (this.#queue.length <= this.#config.lookaheadLatentFrames * this.timing.framesPerLatent) this.#wakeGenerator?.();
-      if (frame) this.#sending = this.#sending.then(() => this.#send(frame));
+      if (frame) {
+        this.#sending = this.#sending.then(() => this.#send(frame)).catch((err: unknown) => {
+          if (!this.#ended) this.end(`encoding failed: ${(err as Error).message}`, 'failed');
+        });
+      }
       this.#schedule();
     }, Math.max(0, delay));
   }
