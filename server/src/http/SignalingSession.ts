@@ -2,7 +2,7 @@ import type { WebSocket, RawData } from 'ws';
 import type { StreamRegistry } from '../live/StreamRegistry.ts';
 import type { LiveStream } from '../live/LiveStream.ts';
 import type { PromptEntry } from '../engine/PromptLog.ts';
-import type { ClientMessage, ServerMessage } from '../protocol/messages.ts';
+import type { ClientMessage, ServerMessage, StreamState } from '../protocol/messages.ts';
 import { decodeClientMessage, encodeMessage } from '../protocol/codec.ts';
 import { LivegenError, NotFoundError, RateLimitedError, UnauthorizedError } from '../errors.ts';
 import type { RateLimiter } from './RateLimiter.ts';
@@ -130,7 +130,7 @@ export class SignalingSession {
         if (!stream || !viewer) throw new NotFoundError(`no viewer ${JSON.stringify(m.viewerId)} on this connection`);
         await viewer.accept(m.sdp);
         this.#send({ type: 'joined', ...ref, streamId: stream.id, viewerId: viewer.id });
-        this.#send({ type: 'state', state: stream.state });
+        this.#send({ type: 'state', state: recent(stream) });
         return;
       }
       case 'leave': {
@@ -180,7 +180,7 @@ export class SignalingSession {
   }
 
   #sendStates(): void {
-    for (const { stream } of this.#watching.values()) this.#send({ type: 'state', state: stream.state });
+    for (const { stream } of this.#watching.values()) this.#send({ type: 'state', state: recent(stream) });
   }
 
   #cleanup(): void {
@@ -189,6 +189,15 @@ export class SignalingSession {
     this.#viewers.clear();
     for (const id of [...this.#watching.keys()]) this.#unwatch(id);
   }
+}
+
+// A stream steered for hours has a long prompt log; the periodic state carries its tail only
+// (REST has all of it).
+const STATE_PROMPTS = 20;
+
+function recent(stream: LiveStream): StreamState {
+  const state = stream.state;
+  return { ...state, prompts: state.prompts.slice(-STATE_PROMPTS) };
 }
 
 function toBytes(data: RawData): Uint8Array {
