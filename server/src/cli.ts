@@ -25,6 +25,10 @@ commands:
            [--join-rate 10] [--slo FIELD>=N]... [--json FILE] [--html FILE]
                         headless WebRTC bots against a running server: delivery, join time,
                         freezes, prompt-to-pixel latency, server CPU; --ramp finds the capacity
+  bench-serve [--joins 5] [--edits 10] [--max-viewers 60] [--ramp 2] [--json FILE] [--html FILE]
+                        the live server (in a child process): first frame of a new stream and of
+                        a joining viewer, prompt-to-pixel latency, server CPU per viewer, viewers
+                        at 99% delivery
   quality [--json out/quality.json] [--doc docs/QUALITY.md] [--long-minutes 10] [--prompts 8]
           [--edit-prompts 6] [--seconds 10] [--threads 2] [--model DIR]
                         prompt adherence, steering and long-run quality of the engine's frames,
@@ -50,6 +54,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   replay: async () => (await import('./commands/generate.ts')).replayCommand,
   bench: async () => (await import('./commands/bench.ts')).benchCommand,
   model: async () => (await import('./commands/model.ts')).modelCommand,
+  'bench-serve': async () => (await import('../../loadtest/src/benchServe.ts')).benchServeCommand,
   quality: async () => (await import('./commands/quality.ts')).qualityCommand,
   loadtest: async () => (await import('../../loadtest/src/command.ts')).loadtestCommand,
   'bench-model': async () => (await import('./commands/model.ts')).benchModelCommand,
