@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Model code: PyTorch and ONNX with a fast BLAS. Native addons: a C++ toolchain and libvpx.
+# The browser client's tests: Chromium.
 debian_packages=(python3-torch python3-onnx python3-numpy python3-scipy python3-pil libopenblas0-openmp
-  g++ make python3 pkg-config libvpx-dev)
+  g++ make python3 pkg-config libvpx-dev chromium)
 
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -34,4 +35,11 @@ addon=native/build/Release/livegen_native.node
 if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   echo "setup: building the libvpx addon (native/)"
   npm_config_nodedir="${npm_config_nodedir:-/usr}" npm rebuild livegen-native --loglevel=error
+fi
+
+# The browser client again when its sources are newer than its bundle.
+page=client/dist/index.html
+if [ ! -f "$page" ] || [ -n "$(find client/src client/index.html client/build.ts -newer "$page" 2>/dev/null | head -1)" ]; then
+  echo "setup: building the browser client (client/)"
+  npm run --silent build:client
 fi

@@ -102,7 +102,9 @@ export class ViewerBot {
 
   private constructor(options: ViewerBotOptions) {
     this.#options = options;
-    this.#pc = new RTCPeerConnection({ codecs: peerCodecs(), iceServers: [] });
+    // One ICE transport for all m-lines: werift's default gathers one per m-line, and the ones a
+    // bundled answer leaves unused are never closed (their UDP sockets would outlive the bot).
+    this.#pc = new RTCPeerConnection({ codecs: peerCodecs(), iceServers: [], bundlePolicy: 'max-bundle' });
     this.#decoder = options.decode ? new Vp8Decoder() : undefined;
     this.#pc.onTrack.subscribe((track) => this.#onTrack(track));
   }

@@ -39,7 +39,10 @@ export class Viewer {
   constructor(options: ViewerOptions) {
     this.streamId = options.streamId;
     this.#options = options;
-    this.#pc = new RTCPeerConnection({ codecs: peerCodecs(), iceServers: options.iceServers });
+    // One ICE transport for video and audio. With werift's default (max-compat) each m-line of our
+    // offer gathers its own, and the one a browser's BUNDLE answer leaves unused is never closed:
+    // its UDP sockets outlive the viewer.
+    this.#pc = new RTCPeerConnection({ codecs: peerCodecs(), iceServers: options.iceServers, bundlePolicy: 'max-bundle' });
     this.#audio = options.audio ? new MediaStreamTrack({ kind: 'audio' }) : undefined;
     this.#pc.connectionStateChange.subscribe((state) => this.#onState(state));
   }
