@@ -216,7 +216,8 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "format": "livegen-model",
         "formatVersion": FORMAT_VERSION,
         "name": "livegen-default",
-        "version": "1.0.0",
+        # The version names the weights, so that a replay log made with other weights is noticed.
+        "version": f"1.0.0+{info.get('steps', 0)}steps",
         "video": {"width": size, "height": size, "fps": fps},
         "latent": {"channels": c.latent_channels, "height": c.latent_size, "width": c.latent_size,
                    "framesPerLatent": vae.cfg.frames_per_latent, "patch": c.patch},

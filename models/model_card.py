@@ -100,6 +100,10 @@ def main(args: argparse.Namespace) -> None:
     levels = manifest["temporalPyramid"]["levels"]
     preset = dataclasses.asdict(PRESETS["cpu"])
     overrides = " ".join(f"--set {k}={v}" for k, v in cfg.items() if k in preset and preset[k] != v)
+    has_edits = os.path.exists(os.path.join(args.run, "edits.pt"))
+    edit_clips = cfg.get("edit_clips", 0) if has_edits else 0
+    edit_share = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."
+                  if has_edits else "")
     seen = q["seen"]
     if seen["passed"] >= 0.5:
         status = f"On seen prompts {pct(seen['passed'])} of frames pass the full check below."
@@ -107,8 +111,8 @@ def main(args: argparse.Namespace) -> None:
         status = (f"**Limitations.** This model does not meet livegen's quality bar yet: on seen prompts it paints "
                   f"the right background in {pct(seen['background'])} of frames, but the prompt's objects appear as one "
                   f"region of the right colour in only {pct(seen['objects_present'])} of object-frames, and "
-                  f"{pct(seen['passed'])} of frames pass the full check. It was trained for about an hour on 2 CPU "
-                  "cores; training resumes where it stopped (`models/train.py` again), and the GPU preset exists "
+                  f"{pct(seen['passed'])} of frames pass the full check. Its denoiser was trained for "
+                  f"{den_wall / 3600:.1f} hours on {machine['cores']} CPU cores; training resumes where it stopped (`models/train.py` again), and the GPU preset exists "
                   "for a machine that has one.")
     decoder_row = (f"| decoder sharpening (full frames, encoder frozen) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
                    f"{dec_wall / 60:.0f} min | {tail_mean(dec_log, 'loss'):.4f} |\n") if dec_log else ""
@@ -150,7 +154,9 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
 
 - Data: procedurally rendered clips of the training split (`models/heldout.json` lists the
   colour-shape and colour-on-background combinations never shown in training), captions with
-  random synonyms; {cfg['latent_clips']} clips of {cfg['latent_frames']} latent frames pre-encoded for the denoiser.
+  random synonyms; {cfg['latent_clips']} clips of {cfg['latent_frames']} latent frames pre-encoded for the denoiser,
+  and {edit_clips} steering clips of {cfg.get('edit_frames', 0)} latent frames whose prompt changes (a new background
+  colour, or a new colour or shape for one object, in place) at a latent frame from 3 to 8; {edit_share}
 - Hardware: {hardware}; PyTorch {machine['torch']}.
 - Command: `/usr/bin/python3 models/train.py --preset cpu --out runs/cpu {overrides}`.
 
