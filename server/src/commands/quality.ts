@@ -72,9 +72,11 @@ export async function qualityCommand(args: string[], defaultModel: string): Prom
             if (!out.write(chunk.frames.subarray(f * size, (f + 1) * size))) await once(out, 'drain');
           }
           done++;
-          if (done % 20 === 0 || done === total) {
+          // A terminal gets a line redrawn in place; a log, a line every 200 latent frames.
+          if (process.stderr.isTTY ? done % 20 === 0 || done === total : done % 200 === 0) {
             const s = (performance.now() - started) / 1000;
-            process.stderr.write(`\rquality: ${done}/${total} latent frames (${clip.name}), ${s.toFixed(0)} s, eta ${((s / done) * (total - done)).toFixed(0)} s `);
+            const line = `quality: ${done}/${total} latent frames (${clip.name}), ${s.toFixed(0)} s, eta ${((s / done) * (total - done)).toFixed(0)} s`;
+            process.stderr.write(process.stderr.isTTY ? `\r${line} ` : `${line}\n`);
           }
         }
         out.end();
@@ -83,7 +85,7 @@ export async function qualityCommand(args: string[], defaultModel: string): Prom
     } finally {
       await client.close();
     }
-    process.stderr.write('\nquality: judging the frames\n');
+    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}quality: judging the frames\n`);
     const { stdout } = await python(['score', '--plan', planFile, '--frames', dir, '--json', path.resolve(values.json), '--doc', path.resolve(values.doc),
       '--model', path.relative(path.resolve(MODELS, '..'), model.dir)]);
     console.log(stdout.trim());
