@@ -40,7 +40,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'modelDir'> = {
   video: { bitrateKbps: 600, keyframeSeconds: 2 },
   lookaheadLatentFrames: 1,
   limits: {
-    streams: 2,
+    streams: 1,
     viewersPerStream: 50,
     promptChars: 500,
     editsPerSecond: 4,
