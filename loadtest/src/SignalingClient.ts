@@ -84,11 +84,6 @@ export class SignalingClient {
     this.#ws.send(encodeClientMessage(message));
   }
 
-  /** Sends raw bytes, for tests of what the server does with garbage. */
-  sendRaw(data: Buffer | string): void {
-    this.#ws.send(data);
-  }
-
   close(): void {
     this.#ws.close();
   }

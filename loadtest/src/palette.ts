@@ -1,5 +1,5 @@
 /** The world's palette (DESIGN section 5), for checking what bots see. */
-export const PALETTE: Record<string, [number, number, number]> = {
+export const PALETTE = {
   red: [229, 57, 53],
   orange: [251, 140, 0],
   yellow: [253, 216, 53],
@@ -10,7 +10,7 @@ export const PALETTE: Record<string, [number, number, number]> = {
   white: [245, 245, 245],
   black: [20, 20, 20],
   gray: [128, 128, 128],
-};
+} satisfies Record<string, [number, number, number]>;
 
 /** The palette colour nearest to an RGB triple. */
 export function nearestColour(rgb: readonly number[]): string {

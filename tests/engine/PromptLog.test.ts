@@ -6,7 +6,7 @@ test('PromptLog answers which prompt governs each latent frame', () => {
   const log = new PromptLog('red', 1000);
   log.add('green', 4, 3, 0, 2000);
   log.add('blue', 9, 8, 0, 3000);
-  assert.deepEqual([0, 3, 4, 8, 9, 100].map((k) => log.promptAt(k)), ['red', 'red', 'green', 'green', 'blue', 'blue']);
+  assert.deepEqual([0, 3, 4, 8, 9, 100].map((k) => log.conditionAt(k).prompt), ['red', 'red', 'green', 'green', 'blue', 'blue']);
   assert.deepEqual(log.entries[1], { id: 1, text: 'green', effectiveFrom: 4, blendFrames: 0, requestedAt: 2000, requestedAtFrame: 3 });
 });
 
@@ -20,7 +20,7 @@ test('a later edit for the same frame wins', () => {
   const log = new PromptLog('red');
   log.add('green', 2, 1);
   log.add('blue', 2, 1);
-  assert.equal(log.promptAt(2), 'blue');
+  assert.equal(log.conditionAt(2).prompt, 'blue');
 });
 
 test('a blended edit fades from the previous prompt over its blend frames, then holds', () => {

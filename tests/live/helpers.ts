@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../server/src/config.ts';
 import { LivegenServer } from '../../server/src/LivegenServer.ts';
+import { PALETTE } from '../../loadtest/src/palette.ts';
 export { borderColour } from '../../loadtest/src/palette.ts';
 
 export const MODEL_DIR = process.env.LIVEGEN_TEST_MODEL ?? path.resolve(import.meta.dirname, '../../models/default');
 
-export const BLUE: Rgb = [30, 136, 229];
-export const YELLOW: Rgb = [253, 216, 53];
 export type Rgb = [number, number, number];
+export const BLUE: Rgb = PALETTE.blue;
+export const YELLOW: Rgb = PALETTE.yellow;
 
 /** A real server with the real model on a free port, configured for tests. */
 export function startServer(overrides: Partial<ServerConfig> = {}, limits: Partial<ServerConfig['limits']> = {}): Promise<LivegenServer> {

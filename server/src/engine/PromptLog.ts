@@ -44,13 +44,8 @@ export class PromptLog {
     return entry;
   }
 
-  /** The prompt governing latent frame k: the last entry effective at or before it. */
-  promptAt(k: number): string {
-    return this.conditionAt(k).prompt;
-  }
-
   /**
-   * What conditions latent frame k: its prompt and, inside a blend, the prompt it fades from and
+   * What conditions latent frame k: its prompt (the last entry effective at or before k) and, inside a blend, the prompt it fades from and
    * the weight of the new one, rising linearly: (k - from + 1) / (blendFrames + 1).
    */
   conditionAt(k: number): PromptCondition {

@@ -19,7 +19,7 @@ const streamOptions = TypeCompiler.Compile(StreamOptionsSchema);
 const steerBody = TypeCompiler.Compile(SteerSchema);
 
 /** Where the bundled browser client lives; the page for `/` and `/s/:id`. */
-export const CLIENT_DIR = path.resolve(import.meta.dirname, '../../../client/dist');
+const CLIENT_DIR = path.resolve(import.meta.dirname, '../../../client/dist');
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
 

@@ -116,10 +116,6 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
     return this.#viewers.size;
   }
 
-  get viewers(): Iterable<Viewer> {
-    return this.#viewers.values();
-  }
-
   /** Video seconds generated per wall second, over the last few latent frames. */
   get rtf(): number {
     if (this.#latentMs.length === 0) return 0;

@@ -35,10 +35,6 @@ export class StreamRegistry {
     return this.#streams.values();
   }
 
-  get manifest(): Manifest {
-    return this.#manifest;
-  }
-
   /** Starts a stream, or refuses with 503 when the server is full or shutting down. */
   create(options: Omit<LiveStreamOptions, 'seed'> & { seed?: number | undefined }): LiveStream {
     if (this.#closing) throw new CapacityError('the server is shutting down', 30);

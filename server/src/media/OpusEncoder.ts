@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 
 interface NativeOpusEncoder {
   encode(pcm: Buffer): Buffer;
-  decode(packet: Buffer): Buffer;
 }
 interface OpusModule {
   OpusEncoder: new (sampleRate: number, channels: number) => NativeOpusEncoder;
@@ -34,15 +33,5 @@ export class OpusEncoder {
     }
     this.#pending = all.slice(at);
     return packets;
-  }
-}
-
-/** Decodes Opus packets to interleaved stereo samples (tests and bots). */
-export class OpusDecoder {
-  readonly #decoder = new opus.OpusEncoder(48_000, 2);
-
-  decode(packet: Buffer): Int16Array {
-    const pcm = this.#decoder.decode(packet);
-    return new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength / 2);
   }
 }

@@ -85,7 +85,6 @@ export interface Vp8DecoderConstructor {
 interface NativeAddon {
   Vp8Encoder: Vp8EncoderConstructor;
   Vp8Decoder: Vp8DecoderConstructor;
-  libvpxVersion: string;
 }
 
 // The addon is CommonJS (a .node file behind index.cjs); the package is linked from native/ by
@@ -94,5 +93,3 @@ const addon = createRequire(import.meta.url)('livegen-native') as NativeAddon;
 
 export const Vp8Encoder: Vp8EncoderConstructor = addon.Vp8Encoder;
 export const Vp8Decoder: Vp8DecoderConstructor = addon.Vp8Decoder;
-/** The libvpx the addon is linked against at run time, e.g. "v1.12.0". */
-export const libvpxVersion: string = addon.libvpxVersion;

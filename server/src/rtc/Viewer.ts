@@ -27,7 +27,6 @@ const GATHERING_TIMEOUT_MS = 3000;
 export class Viewer {
   readonly id = randomUUID();
   readonly streamId: string;
-  readonly createdAt = Date.now();
   readonly #pc: RTCPeerConnection;
   readonly #video = new MediaStreamTrack({ kind: 'video' });
   readonly #audio: MediaStreamTrack | undefined;
@@ -45,11 +44,6 @@ export class Viewer {
     this.#pc = new RTCPeerConnection({ codecs: peerCodecs(), iceServers: options.iceServers, bundlePolicy: 'max-bundle' });
     this.#audio = options.audio ? new MediaStreamTrack({ kind: 'audio' }) : undefined;
     this.#pc.connectionStateChange.subscribe((state) => this.#onState(state));
-  }
-
-  /** True once media can flow. */
-  get connected(): boolean {
-    return this.#connected;
   }
 
   /** The server offers (the WebSocket flow); the client answers with `accept()`. */
