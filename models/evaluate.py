@@ -5,8 +5,9 @@
 What it measures (livegen.analyze says how a frame is judged):
 - autoencoder reconstruction PSNR on held-out clips;
 - prompt adherence per frame on seen and on held-out prompts (10 s each), with the renderer's
-  own frames of the same prompts as the ceiling, and the model with its history cut to the newest
-  frame alone as an ablation;
+  own frames of the same prompts as the ceiling, those frames through the autoencoder as the
+  ceiling any denoiser can reach with this decoder, and the model with its history cut to the
+  newest frame alone as an ablation;
 - steering: a colour edit mid-video: frames until the new colour holds, and how far the object
   moved across the edit (continuity);
 - long horizon: adherence in the last 10 s of a 60 s rollout against its first 10 s.
@@ -66,6 +67,13 @@ def vae_psnr(vae, size: int, fps: float, clips: int = 12) -> float:
     return 10 * math.log10(255**2 / float(np.mean(errs)))
 
 
+@torch.no_grad()
+def autoencoded(vae, frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames (N, 3, H, W) encoded and decoded by the autoencoder, as uint8."""
+    video = frames[None].float() / 127.5 - 1
+    return ((vae.decode_clip(vae.encode(video)).clamp(-1, 1)[0] + 1) * 127.5).round().to(torch.uint8)
+
+
 def edited(scene: world.Scene, rng: np.random.Generator) -> tuple[world.Scene, str]:
     """The scene with its first object in another colour (not the background's nor the other object's)."""
     taken = {scene.background} | {o.color for o in scene.objects}
@@ -113,13 +121,14 @@ def main(args: argparse.Namespace) -> None:
     print(f"vae psnr (held-out clips): {results['vaePsnrHeldout']} dB", flush=True)
 
     for split, heldout_split, seed in (("seen", False, 11), ("heldout", True, 12)):
-        reports, ceiling, ablation, sheet = [], [], [], []
+        reports, ceiling, through_vae, ablation, sheet = [], [], [], [], []
         for i, (scene, prompt) in enumerate(prompt_set(args.prompts, heldout_split, seed)):
             _, frames = gen.generate([(0, prompt)], n_latent, seed=100 + i)
             report, _ = analyze.analyze_clip(to_hwc(frames), prompt)
             reports.append(report)
             truth = world.render(scene, n_latent * T, size, fps)
             ceiling.append(analyze.analyze_clip(to_hwc(truth), prompt)[0])
+            through_vae.append(analyze.analyze_clip(to_hwc(autoencoded(vae, truth)), prompt)[0])
             if split == "seen" and i < args.ablation_prompts:
                 _, cut = one_frame.generate([(0, prompt)], n_latent, seed=100 + i)
                 ablation.append(analyze.analyze_clip(to_hwc(cut), prompt)[0])
@@ -131,6 +140,7 @@ def main(args: argparse.Namespace) -> None:
         media.contact_sheet(sheet, os.path.join(args.out, f"{split}.png"), scale=SHEET_SCALE)
         results[split] = mean_report(reports)
         results[split]["ceiling"] = mean_report(ceiling)
+        results[split]["autoencoder"] = mean_report(through_vae)
         if ablation:
             results["ablationOneFrameHistory"] = mean_report(ablation)
             results["ablationFullModelSamePrompts"] = mean_report(reports[: len(ablation)])

@@ -143,12 +143,16 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     vae = VideoVAE(VAEConfig())
     vae.load_state_dict(load(os.path.join(run, "vae.pt"))["model"])
     sharpened = os.path.join(run, "decoder.pt")
+    decoder_steps = 0
     if os.path.exists(sharpened):
-        vae.decoder.load_state_dict(load(sharpened)["decoder"])
+        decoder = load(sharpened)
+        vae.decoder.load_state_dict(decoder["decoder"])
+        decoder_steps = decoder["step"]
     stats = load(os.path.join(run, "latents.pt"))
     vae.latent_mean.copy_(stats["latent_mean"])
     vae.latent_std.copy_(stats["latent_std"])
-    return {"config": dataclasses.asdict(cfg), "steps": state["step"]}, text.eval(), dit.eval(), vae.eval()
+    info = {"config": dataclasses.asdict(cfg), "steps": state["step"], "decoderSteps": decoder_steps}
+    return info, text.eval(), dit.eval(), vae.eval()
 
 
 def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: Tokenizer, out: str,
@@ -217,7 +221,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "formatVersion": FORMAT_VERSION,
         "name": "livegen-default",
         # The version names the weights, so that a replay log made with other weights is noticed.
-        "version": f"1.0.0+{info.get('steps', 0)}steps",
+        "version": f"1.0.0+{info.get('steps', 0)}steps" + (f".decoder{info['decoderSteps']}" if info.get("decoderSteps") else ""),
         "video": {"width": size, "height": size, "fps": fps},
         "latent": {"channels": c.latent_channels, "height": c.latent_size, "width": c.latent_size,
                    "framesPerLatent": vae.cfg.frames_per_latent, "patch": c.patch},

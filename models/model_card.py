@@ -48,6 +48,9 @@ def adherence_table(q: dict) -> str:
     rows = [("seen prompts", q["seen"]), ("held-out prompts", q["heldout"]),
             ("seen prompts, renderer (ceiling)", q["seen"]["ceiling"]),
             ("held-out prompts, renderer (ceiling)", q["heldout"]["ceiling"])]
+    if "autoencoder" in q["seen"]:
+        rows += [("seen prompts, renderer through the autoencoder", q["seen"]["autoencoder"]),
+                 ("held-out prompts, renderer through the autoencoder", q["heldout"]["autoencoder"])]
     if "ablationOneFrameHistory" in q:
         rows += [("ablation: same prompts, full model", q["ablationFullModelSamePrompts"]),
                  ("ablation: history cut to the newest frame", q["ablationOneFrameHistory"])]
@@ -114,7 +117,11 @@ def main(args: argparse.Namespace) -> None:
                   f"{pct(seen['passed'])} of frames pass the full check. Its denoiser was trained for "
                   f"{den_wall / 3600:.1f} hours on {machine['cores']} CPU cores; training resumes where it stopped (`models/train.py` again), and the GPU preset exists "
                   "for a machine that has one.")
-    decoder_row = (f"| decoder sharpening (full frames, encoder frozen) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
+        if "autoencoder" in seen:
+            status += (f" The autoencoder is a limit of its own: the renderer's frames of the same prompts, encoded "
+                       f"and decoded, pass {pct(seen['autoencoder']['passed'])} (shapes right in "
+                       f"{pct(seen['autoencoder']['shape'])} of object-frames, motion in {pct(seen['autoencoder']['motion'])}).")
+    decoder_row = (f"| decoder (full frames, encoder frozen: sharper shapes, motion inside a latent frame) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
                    f"{dec_wall / 60:.0f} min | {tail_mean(dec_log, 'loss'):.4f} |\n") if dec_log else ""
     speed = ""
     if bench:
@@ -138,7 +145,7 @@ the contract the files follow.
 |---|---|---|
 | text encoder | word tokenizer ({len(manifest['tokenizer']['vocab'])} words), 2-layer transformer, width {manifest['denoiser']['textWidth']} | {params['textEncoder'] / 1e6:.2f}M |
 | denoiser | PyramidDiT: {manifest['denoiser']['depth']} adaLN blocks, width {manifest['denoiser']['width']}, {manifest['denoiser']['heads']} heads, 2x2-cell tokens | {params['denoiser'] / 1e6:.2f}M |
-| VAE decoder | causal (cache = previous latent), 16x spatial and 4x temporal, 4x4 pixel shuffle | {params['vaeDecoder'] / 1e6:.2f}M |
+| VAE decoder | causal (cache = previous latent), 16x spatial and 4x temporal, 4x4 pixel shuffle, a velocity field moves objects between the 4 frames | {params['vaeDecoder'] / 1e6:.2f}M |
 
 - Latent: {manifest['latent']['channels']} x {manifest['latent']['height']} x {manifest['latent']['width']} per latent frame.
 - Spatial pyramid: {len(stages)} stages at {', '.join(f"{s['scale']:g}" for s in stages)} of the latent side, {', '.join(str(s['steps']) for s in stages)} Euler steps, with Pyramid Flow's corrective renoising at each jump; guidance {manifest['guidance']['scale']:g}.

@@ -160,10 +160,24 @@ def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
+def pixel_foreground_weights(video: torch.Tensor, strength: float) -> torch.Tensor:
+    """Per-pixel loss weights (..., 1, H, W) with mean 1, larger on and around the objects.
+    Backgrounds shade along y only, so each row's median is its background colour."""
+    background = video.median(dim=-1, keepdim=True).values  # (..., 3, H, 1)
+    mask = ((video - background).abs().amax(dim=-3, keepdim=True) > 0.1).float()
+    flat = mask.flatten(0, -4)
+    mask = F.max_pool2d(flat, 5, stride=1, padding=2).reshape(mask.shape)  # the edges count too
+    w = 1 + strength * mask
+    return w / w.mean(dim=(-2, -1), keepdim=True)
+
+
 def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
     """Sharpens the decoder on full frames with the encoder frozen, so the latent space the
     denoiser learned stays exactly as it was. An L1 loss on image gradients punishes the blur
-    that plain L1/L2 regression leaves at the edges of small shapes."""
+    that plain L1/L2 regression leaves at the edges of small shapes; weighting the objects'
+    pixels and an L1 loss on frame-to-frame change teach what the autoencoder phase left undone:
+    moving objects within a latent frame's video frames (it learned to hold them still, then
+    jump) and keeping small shapes' corners."""
     path = os.path.join(out, "decoder.pt")
     opt = torch.optim.AdamW(vae.decoder.parameters(), lr=cfg.decoder_lr, weight_decay=0.0)
     step = 0
@@ -181,14 +195,19 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
     vae.encoder.eval()
     vae.decoder.train()
     while step < cfg.decoder_steps and time.time() < deadline:
-        video, _, _ = data.clip_batch(rng, cfg.decoder_batch, 2 * T, cfg.size, cfg.fps, heldout)
+        video, _, _ = data.clip_batch(rng, cfg.decoder_batch, cfg.decoder_clip * T, cfg.size, cfg.fps, heldout)
         video = video.to(device)
         with torch.no_grad():
-            mean, logvar = vae.encode_moments(video)  # (B, 2, C, h, w)
+            mean, logvar = vae.encode_moments(video)  # (B, K, C, h, w)
             z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
         cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
         recon = vae.decoder(z.flatten(0, 1), cache.flatten(0, 1)).reshape(video.shape)
-        loss = F.l1_loss(recon, video) + sum(F.l1_loss(a, b) for a, b in zip(image_gradients(recon), image_gradients(video)))
+        weight = pixel_foreground_weights(video, cfg.foreground_weight)
+        loss = ((recon - video).abs() * weight).mean() + sum(
+            F.l1_loss(a, b) for a, b in zip(image_gradients(recon), image_gradients(video)))
+        # Frame-to-frame change is where a decoder that holds objects still inside a latent frame
+        # is wrong on every frame rather than on a few edge pixels.
+        loss = loss + cfg.decoder_motion_weight * ((recon.diff(dim=1) - video.diff(dim=1)).abs() * weight[:, 1:]).mean()
         lr = cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.decoder_steps))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -234,6 +253,9 @@ def main(args: argparse.Namespace) -> None:
     fit_latent_stats(vae, cfg, device)
     if args.phase == "vae":
         return
+    if args.phase == "decoder":
+        finetune_decoder(vae, cfg, args.out, device, deadline)
+        return
     if not os.path.exists(os.path.join(args.out, "latents.pt")):
         encode_latents(vae, cfg, args.out, device, deadline)
     if cfg.edit_clips and not os.path.exists(os.path.join(args.out, "edits.pt")):
@@ -248,7 +270,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--out", default="runs/cpu", help="checkpoints, logs and samples go here")
-    parser.add_argument("--phase", choices=["vae", "all"], default="all", help="stop after this phase")
+    parser.add_argument("--phase", choices=["vae", "decoder", "all"], default="all",
+                        help="vae: the autoencoder alone; decoder: the autoencoder, then the decoder phase (no denoiser); all: every phase")
     parser.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes")
     parser.add_argument("--set", action="append", help="override a config field, e.g. --set steps=5000")
     main(parser.parse_args())

@@ -24,6 +24,8 @@ class TrainConfig:
     # Decoder phase: the decoder alone, sharpened on full frames once the latent space is fixed
     decoder_steps: int = 1200
     decoder_batch: int = 4
+    decoder_clip: int = 3  # latent frames per clip: most then decode with a real cache, as in a stream
+    decoder_motion_weight: float = 4.0  # weight of the loss on frame-to-frame change
     decoder_lr: float = 1e-4
     # Denoiser phase
     model: str = "PyramidDiT-XS"
@@ -46,6 +48,6 @@ PRESETS: dict[str, TrainConfig] = {
                        model="PyramidDiT-B", steps=200000, batch=256, lr=3e-4, sample_every=5000,
                        checkpoint_every=2000),
     # A quick end-to-end pass for tests of the training code itself.
-    "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
+    "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
                          model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1),
 }

@@ -1,9 +1,10 @@
-"""Training examples: the piecewise flow targets and the foreground loss weights."""
+"""Training examples: the piecewise flow targets and the foreground loss weights (latent and pixel)."""
 import unittest
 
 import torch
 
-from livegen import pyramid
+from livegen import pyramid, world
+from train import pixel_foreground_weights
 from livegen.train_denoiser import foreground_weights, stage_examples
 
 
@@ -27,6 +28,16 @@ class TrainingExamplesTest(unittest.TestCase):
             self.assertTrue(((sigma <= sp.starts[k] + 1e-6) & (sigma >= sp.ends[k] - 1e-6)).all())
             self.assertEqual(target.shape, x.shape)
             self.assertEqual(weight.shape, (3, 1) + x.shape[-2:])
+
+    def test_pixel_weights_single_out_objects_on_a_shaded_background(self):
+        scene = world.Scene("blue", (world.ObjectSpec("square", "small", "red", "still"),), shading=0.12,
+                            starts=((0.5, 0.5),), bounce_signs=((1, 1),))
+        video = world.render(scene, 2, 64).float() / 127.5 - 1  # (T, 3, H, W)
+        w = pixel_foreground_weights(video, 4.0)
+        self.assertEqual(w.shape, (2, 1, 64, 64))
+        self.assertTrue(torch.allclose(w.mean(dim=(-2, -1)), torch.ones(2, 1)))
+        self.assertGreater(w[0, 0, 32, 32].item(), 4 * w[0, 0, 2, 2].item())  # the object, not the shaded corner
+        self.assertAlmostEqual(w[0, 0, 2, 2].item(), w[0, 0, 61, 61].item(), places=5)  # shading is not foreground
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""The streaming VAE decodes frame by frame exactly as it decodes a whole clip."""
+"""The streaming VAE decodes frame by frame exactly as it decodes a whole clip; its velocity warp
+moves a latent frame's video frames apart in time."""
 import unittest
 
 import torch
 
-from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
+from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE, warp
 
 
 class StreamingDecodeTest(unittest.TestCase):
@@ -37,6 +38,22 @@ class StreamingDecodeTest(unittest.TestCase):
         with torch.no_grad():
             mean, logvar = self.vae.encode_moments(torch.zeros(1, 8, 3, 64, 64))
         self.assertEqual(mean.shape, (1, 2, 4, 4, 4))
+
+
+class VelocityWarpTest(unittest.TestCase):
+    def test_zero_velocity_leaves_frames_unchanged(self):
+        frames = torch.randn(8, 3, 16, 16)
+        self.assertTrue(torch.equal(warp(frames, torch.zeros(2, 2, 16, 16), 4), frames))
+
+    def test_each_frame_moves_by_velocity_times_its_distance_from_the_middle(self):
+        frames = torch.zeros(3, 3, 16, 16)
+        frames[:, :, 6:9, 6:9] = 1.0  # one square, the same in the 3 frames of one latent frame
+        velocity = torch.zeros(1, 2, 16, 16)
+        velocity[:, 0] = 2.0  # 2 px per frame to the right
+        out = warp(frames, velocity, 3)
+        for i, shift in enumerate((-2, 0, 2)):
+            self.assertTrue(torch.allclose(out[i, :, 6:9, 6 + shift:9 + shift], torch.ones(3, 3, 3)))
+            self.assertAlmostEqual(out[i].sum().item(), frames[i].sum().item(), places=4)
 
 
 if __name__ == "__main__":
