@@ -13,7 +13,7 @@ function options(url: string, o: Partial<LoadTestOptions>): LoadTestOptions {
 test('a short load test reports sane delivery, join, latency and server figures, and its report renders', async (t) => {
   const server = await startServer();
   t.after(() => server.close());
-  const result = await new LoadTest(options(server.url, { viewers: 3, steerers: 1, seconds: 7, workers: 2 })).run();
+  const result = await new LoadTest(options(server.url, { viewers: 3, steerers: 1, seconds: 9, workers: 2, steerEveryMs: 1000 })).run();
   assert.equal(result.bots.joined, 4);
   assert.equal(result.bots.failed, 0);
   assert.ok(result.delivered !== null && result.delivered >= 0.9 && result.delivered <= 1, `delivered ${result.delivered}`);
