@@ -121,7 +121,10 @@ def main(args: argparse.Namespace) -> None:
             status += (f" The autoencoder is a limit of its own: the renderer's frames of the same prompts, encoded "
                        f"and decoded, pass {pct(seen['autoencoder']['passed'])} (shapes right in "
                        f"{pct(seen['autoencoder']['shape'])} of object-frames, motion in {pct(seen['autoencoder']['motion'])}).")
-    decoder_row = (f"| decoder (full frames, encoder frozen: sharper shapes, motion inside a latent frame) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
+    unsupervised = [r["step"] for r in dec_log if "velocity" not in r]  # logged before the true motion was a target
+    motion_note = "" if len(unsupervised) == len(dec_log) else \
+        f"; the velocity field learns the renderer's true motion from step {max(unsupervised, default=0)}"
+    decoder_row = (f"| decoder (full frames, encoder frozen: sharper shapes{motion_note}) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
                    f"{dec_wall / 60:.0f} min | {tail_mean(dec_log, 'loss'):.4f} |\n") if dec_log else ""
     speed = ""
     if bench:

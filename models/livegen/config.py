@@ -26,7 +26,9 @@ class TrainConfig:
     decoder_batch: int = 4
     decoder_clip: int = 3  # latent frames per clip: most then decode with a real cache, as in a stream
     decoder_motion_weight: float = 4.0  # weight of the loss on frame-to-frame change
+    decoder_velocity_weight: float = 0.1  # weight of the L1 loss (pixels per frame) on the velocity field against the true motion
     decoder_lr: float = 1e-4
+    decoder_latent_noise: float = 0.4  # latents corrupted with sigma ~ U(0, this) for half the clips: a decoder robust to the denoiser's errors
     # Denoiser phase
     model: str = "PyramidDiT-XS"
     steps: int = 12000

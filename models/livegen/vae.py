@@ -80,15 +80,20 @@ class Decoder(nn.Module):
         nn.init.zeros_(self.velocity.weight)
         nn.init.zeros_(self.velocity.bias)
 
-    def forward(self, z, cache):
+    def predict(self, z, cache):
+        """The frames before the warp (B*T, 3, H, W) and the velocity field (B, 2, H, W), pixels per video frame."""
         x = self.block1(self.inp(torch.cat([z, cache], dim=1)))
         x = self.block2(self.up1(F.interpolate(F.silu(x), scale_factor=2.0, mode="nearest")))
         x = self.block3(self.up2(F.interpolate(F.silu(x), scale_factor=2.0, mode="nearest")))
         x = F.silu(x)
         frames = F.pixel_shuffle(self.out(x), 4)  # (B, T*3, H, W)
         b, _, h, w = frames.shape
-        frames = frames.reshape(b * self.frames, 3, h, w)
         velocity = F.interpolate(self.velocity(x), scale_factor=4.0, mode="bilinear", align_corners=False)
+        return frames.reshape(b * self.frames, 3, h, w), velocity
+
+    def forward(self, z, cache):
+        frames, velocity = self.predict(z, cache)
+        b, _, h, w = velocity.shape
         return warp(frames, velocity, self.frames).reshape(b, self.frames, 3, h, w)
 
 

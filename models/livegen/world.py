@@ -239,26 +239,59 @@ def object_centres(scene: Scene, t: np.ndarray) -> np.ndarray:
     return out
 
 
+def object_velocities(scene: Scene, t: np.ndarray, size: int, fps: float) -> np.ndarray:
+    """Velocities (len(t), n_objects, 2) in pixels per video frame at times t: the displacement
+    across one frame interval centred on t (the shortest way round the torus)."""
+    half = 0.5 / fps
+    d = object_centres(scene, t + half) - object_centres(scene, t - half)
+    return ((d + 0.5) % 1.0 - 0.5) * size
+
+
+def object_masks(scene: Scene, t: np.ndarray, size: int) -> torch.Tensor:
+    """Pixels (len(t), n_objects, size, size) bool that each object covers at times t (seconds)."""
+    centres = torch.from_numpy(object_centres(scene, t)).float() * size  # (T, N, 2) pixels
+    coords = torch.arange(size, dtype=torch.float32) + 0.5
+    masks = []
+    for i, o in enumerate(scene.objects):
+        # Offsets on the torus, so an object crossing an edge shows on the other side.
+        dx = (coords[None, None, :] - centres[:, i, 0, None, None] + size / 2) % size - size / 2  # (T,1,W)
+        dy = (coords[None, :, None] - centres[:, i, 1, None, None] + size / 2) % size - size / 2  # (T,H,1)
+        masks.append(shape_mask(o.shape, dx, dy, SIZE_EXTENT[o.size] * size))  # (T,H,W)
+    return torch.stack(masks, dim=1)
+
+
 def render(scene: Scene, n_frames: int, size: int = 256, fps: float = 16.0, t0: float = 0.0) -> torch.Tensor:
     """Renders frames t0, t0 + 1/fps, ... as (n_frames, 3, size, size) uint8.
 
     Hard-edged flat fills, so every object pixel is exactly its palette colour.
     """
     t = t0 + np.arange(n_frames) / fps
-    centres = torch.from_numpy(object_centres(scene, t)).float() * size  # (T, N, 2) pixels
     coords = torch.arange(size, dtype=torch.float32) + 0.5
     bg = torch.tensor(PALETTE[scene.background], dtype=torch.float32)
     ramp = 1 + scene.shading * (coords / size - 0.5) * 2  # (H,)
     frame = (bg[:, None, None] * ramp[None, :, None]).clamp(0, 255).round()
     frames = frame.expand(n_frames, 3, size, size).clone()
+    masks = object_masks(scene, t, size)
     for i, o in enumerate(scene.objects):
-        # Offsets on the torus, so an object crossing an edge shows on the other side.
-        dx = (coords[None, None, :] - centres[:, i, 0, None, None] + size / 2) % size - size / 2  # (T,1,W)
-        dy = (coords[None, :, None] - centres[:, i, 1, None, None] + size / 2) % size - size / 2  # (T,H,1)
-        mask = shape_mask(o.shape, dx, dy, SIZE_EXTENT[o.size] * size)  # (T,H,W)
         colour = torch.tensor(PALETTE[o.color], dtype=torch.float32)
-        frames = torch.where(mask[:, None], colour[None, :, None, None], frames)
+        frames = torch.where(masks[:, i, None], colour[None, :, None, None], frames)
     return frames.to(torch.uint8)
+
+
+def motion_field(scene: Scene, n_latent: int, frames_per_latent: int, size: int = 256, fps: float = 16.0,
+                 t0: float = 0.0) -> torch.Tensor:
+    """The true motion inside each latent frame of a clip rendered from t0: (n_latent, 2, size, size),
+    pixels per video frame. Every pixel an object covers in any of the latent frame's video frames
+    moves at that object's velocity at the middle instant (what a backward warp of the middle
+    frame needs to draw each video frame); the rest is still. Later objects are on top, as drawn."""
+    t = t0 + np.arange(n_latent * frames_per_latent) / fps
+    masks = object_masks(scene, t, size).reshape(n_latent, frames_per_latent, len(scene.objects), size, size).any(dim=1)
+    middle = t0 + (np.arange(n_latent) * frames_per_latent + (frames_per_latent - 1) / 2) / fps
+    velocity = torch.from_numpy(object_velocities(scene, middle, size, fps)).float()  # (K, N, 2)
+    field = torch.zeros(n_latent, 2, size, size)
+    for i in range(len(scene.objects)):
+        field = torch.where(masks[:, i, None], velocity[:, i, :, None, None], field)
+    return field
 
 
 def shape_mask(shape: str, dx: torch.Tensor, dy: torch.Tensor, extent: float) -> torch.Tensor:

@@ -71,9 +71,6 @@ class WorldTest(unittest.TestCase):
         self.assertTrue(((c >= half - 1e-9) & (c <= 1 - half + 1e-9)).all())
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class EditSceneTest(unittest.TestCase):
     def test_an_edit_changes_one_attribute_and_keeps_places_and_motions(self):
@@ -90,3 +87,31 @@ class EditSceneTest(unittest.TestCase):
             self.assertFalse(world.is_heldout(b, heldout))
             self.assertTrue(all(o.color != b.background for o in b.objects))
             self.assertEqual(len({o.color for o in b.objects}), len(b.objects))
+
+
+class MotionFieldTest(unittest.TestCase):
+    def test_pixels_an_object_sweeps_move_at_its_velocity_and_the_rest_is_still(self):
+        mover = world.ObjectSpec("square", "small", "red", "right")
+        sitter = world.ObjectSpec("circle", "small", "green", "still")
+        scene = world.Scene("blue", (mover, sitter), 0.0, ((0.3, 0.3), (0.7, 0.7)), ((1, 1), (1, 1)))
+        field = world.motion_field(scene, 2, 4, 64, 16.0)
+        self.assertEqual(tuple(field.shape), (2, 2, 64, 64))
+        speed = world.SPEED * 64 / 16.0  # pixels per video frame
+        masks = world.object_masks(scene, np.arange(4) / 16.0, 64).any(dim=0)  # swept in latent frame 0
+        first = field[0]
+        self.assertTrue(torch.allclose(first[0][masks[0]], torch.full((int(masks[0].sum()),), speed)))
+        self.assertTrue((first[1][masks[0]] == 0).all())
+        self.assertTrue((first[:, ~masks[0]] == 0).all())  # the still object and the background
+
+    def test_a_bouncing_object_reverses_its_velocity_at_the_wall(self):
+        bouncer = world.ObjectSpec("circle", "small", "red", "bouncing")
+        half = world.SIZE_EXTENT["small"] / 2
+        scene = world.Scene("blue", (bouncer,), 0.0, ((1 - half - 0.01, 0.5),), ((1, 1),))
+        v = world.object_velocities(scene, np.array([0.0, 0.5]), 64, 16.0)[:, 0, 0]
+        self.assertGreater(v[0], 0)
+        self.assertLess(v[1], 0)
+        self.assertAlmostEqual(abs(v[1]), world.BOUNCE_SPEED[0] * 64 / 16.0, places=5)
+
+
+if __name__ == "__main__":
+    unittest.main()
