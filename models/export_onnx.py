@@ -126,6 +126,8 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
     decoder = (s * s * (dec.inp.weight.numel() + 2 * dec.block1.conv1.weight.numel())
                + (2 * s) ** 2 * (dec.up1.weight.numel() + 2 * dec.block2.conv1.weight.numel())
                + (4 * s) ** 2 * (dec.up2.weight.numel() + 2 * dec.block3.conv1.weight.numel() + dec.out.weight.numel()))
+    v = dec.velocity  # the velocity branch: two convolutions at 1/16 resolution, two at 1/4
+    decoder += s * s * (v[0].weight.numel() + v[2].weight.numel()) + (4 * s) ** 2 * (v[5].weight.numel() + v[7].weight.numel())
     per_latent = 2 * (history + steps + decoder) / 1e9
     return {"history": 2 * history / 1e9, "steps": 2 * steps / 1e9, "decoder": 2 * decoder / 1e9,
             "perLatentFrame": per_latent, "perVideoFrame": per_latent / vae.cfg.frames_per_latent}
@@ -140,18 +142,23 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     state = load(os.path.join(run, "denoiser.pt"))
     text.load_state_dict(state["ema_text"])
     dit.load_state_dict(state["ema_dit"])
+    dit_steps = state["step"]
     vae = VideoVAE(VAEConfig())
     vae.load_state_dict(load(os.path.join(run, "vae.pt"))["model"])
-    sharpened = os.path.join(run, "decoder.pt")
-    decoder_steps = 0
-    if os.path.exists(sharpened):
+    sharpened, motion = os.path.join(run, "decoder.pt"), os.path.join(run, "motion.pt")
+    decoder_steps = motion_steps = 0
+    if os.path.exists(motion):
+        state = load(motion)
+        vae.decoder.velocity.load_state_dict(state["velocity"])
+        motion_steps = state["step"]
+    if os.path.exists(sharpened):  # the whole decoder, its velocity branch included
         decoder = load(sharpened)
         vae.decoder.load_state_dict(decoder["decoder"])
         decoder_steps = decoder["step"]
     stats = load(os.path.join(run, "latents.pt"))
     vae.latent_mean.copy_(stats["latent_mean"])
     vae.latent_std.copy_(stats["latent_std"])
-    info = {"config": dataclasses.asdict(cfg), "steps": state["step"], "decoderSteps": decoder_steps}
+    info = {"config": dataclasses.asdict(cfg), "steps": dit_steps, "decoderSteps": decoder_steps, "motionSteps": motion_steps}
     return info, text.eval(), dit.eval(), vae.eval()
 
 
@@ -221,7 +228,8 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "formatVersion": FORMAT_VERSION,
         "name": "livegen-default",
         # The version names the weights, so that a replay log made with other weights is noticed.
-        "version": f"1.0.0+{info.get('steps', 0)}steps" + (f".decoder{info['decoderSteps']}" if info.get("decoderSteps") else ""),
+        "version": f"1.0.0+{info.get('steps', 0)}steps" + (f".decoder{info['decoderSteps']}" if info.get("decoderSteps") else "")
+                   + (f".motion{info['motionSteps']}" if info.get("motionSteps") else ""),
         "video": {"width": size, "height": size, "fps": fps},
         "latent": {"channels": c.latent_channels, "height": c.latent_size, "width": c.latent_size,
                    "framesPerLatent": vae.cfg.frames_per_latent, "patch": c.patch},

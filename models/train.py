@@ -171,15 +171,6 @@ def pixel_foreground_weights(video: torch.Tensor, strength: float) -> torch.Tens
     return w / w.mean(dim=(-2, -1), keepdim=True)
 
 
-def corruption(z: torch.Tensor, latent_std: torch.Tensor, strength: float) -> torch.Tensor:
-    """Noise to add to raw latents (B, K, C, h, w): for half the clips, sigma ~ U(0, strength) in
-    normalised latent units, the rest clean. The denoiser's latents are never exactly the
-    encoder's; a decoder that has seen only the encoder's draws their errors as ragged blobs."""
-    b = z.shape[0]
-    sigma = torch.rand(b, device=z.device) * strength * (torch.rand(b, device=z.device) < 0.5)
-    return sigma[:, None, None, None, None] * latent_std[:, None, None] * torch.randn_like(z)
-
-
 def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
     """Sharpens the decoder on full frames with the encoder frozen, so the latent space the
     denoiser learned stays exactly as it was. An L1 loss on image gradients punishes the blur
@@ -210,7 +201,6 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         with torch.no_grad():
             mean, logvar = vae.encode_moments(video)  # (B, K, C, h, w)
             z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-            z = z + corruption(z, vae.latent_std, cfg.decoder_latent_noise)
         cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
         frames, velocity = vae.decoder.predict(z.flatten(0, 1), cache.flatten(0, 1))
         recon = warp(frames, velocity, T).reshape(video.shape)
@@ -224,7 +214,7 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         # photometric losses reach the warp only through edge pixels, and after 1000 steps on them
         # alone objects moved at 0.4-0.8 of their 3 px per frame.
         moving = (motion != 0).any(dim=1, keepdim=True).float()
-        velocity_loss = ((velocity - motion).abs() * (1 + cfg.foreground_weight * moving)).mean()
+        velocity_loss = ((velocity - motion) ** 2 * (1 + cfg.foreground_weight * moving)).mean()
         loss = loss + cfg.decoder_velocity_weight * velocity_loss
         lr = cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.decoder_steps))
         for g in opt.param_groups:
@@ -241,6 +231,59 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
     save(path, decoder=vae.decoder.state_dict(), opt=opt.state_dict(), step=step)
     if step < cfg.decoder_steps:
         print(f"decoder: stopped at step {step} of {cfg.decoder_steps} (time budget); run again to resume")
+        sys.exit(0)
+
+
+def train_motion(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
+    """Trains the decoder's velocity branch alone against the renderer's true motion, pooled to the
+    branch's 1/4 resolution. It reads only latents, so a step costs a fraction of a decoder step;
+    the decoder phase then tunes it with the frames."""
+    path = os.path.join(out, "motion.pt")
+    branch = vae.decoder.velocity
+    opt = torch.optim.AdamW(branch.parameters(), lr=cfg.motion_lr, weight_decay=0.0)
+    step = 0
+    if os.path.exists(path):
+        state = load(path, device)
+        branch.load_state_dict(state["velocity"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    if step >= cfg.motion_steps:
+        return
+    heldout = world.load_heldout()
+    rng = np.random.default_rng(3000 + step)
+    log = Log(os.path.join(out, "motion.log"), cfg.motion_steps)
+    T = vae.cfg.frames_per_latent
+    vae.encoder.eval()
+    branch.train()
+    while step < cfg.motion_steps and time.time() < deadline:
+        video, scenes, starts = data.clip_batch(rng, cfg.motion_batch, cfg.decoder_clip * T, cfg.size, cfg.fps, heldout)
+        motion = torch.stack([world.motion_field(s, cfg.decoder_clip, T, cfg.size, cfg.fps, t0) for s, t0 in zip(scenes, starts)])
+        with torch.no_grad():
+            z, _ = vae.encode_moments(video.to(device))  # (B, K, C, h, w)
+        cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
+        target = F.avg_pool2d(motion.flatten(0, 1).to(device), 4)  # (B*K, 2, H/4, W/4)
+        moving = (target != 0).any(dim=1, keepdim=True).float()
+        velocity = branch(torch.cat([z, cache], dim=2).flatten(0, 1))
+        loss = ((velocity - target) ** 2 * (1 + cfg.foreground_weight * moving)).mean()
+        lr = cfg.motion_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.motion_steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 20 == 0:
+            log.write(step, loss=loss.item(), lr=lr)
+        if step % cfg.checkpoint_every == 0:
+            save(path, velocity=branch.state_dict(), opt=opt.state_dict(), step=step)
+    save(path, velocity=branch.state_dict(), opt=opt.state_dict(), step=step)
+    decoder_path = os.path.join(out, "decoder.pt")
+    if os.path.exists(decoder_path):  # the decoder phase ran first: its checkpoint is the decoder to ship
+        state = load(decoder_path)
+        state["decoder"] = vae.decoder.state_dict()
+        save(decoder_path, **state)
+    if step < cfg.motion_steps:
+        print(f"motion: stopped at step {step} of {cfg.motion_steps} (time budget); run again to resume")
         sys.exit(0)
 
 
@@ -274,6 +317,10 @@ def main(args: argparse.Namespace) -> None:
     if args.phase == "decoder":
         finetune_decoder(vae, cfg, args.out, device, deadline)
         return
+    if args.phase == "motion":
+        finetune_decoder(vae, cfg, args.out, device, deadline)
+        train_motion(vae, cfg, args.out, device, deadline)
+        return
     if not os.path.exists(os.path.join(args.out, "latents.pt")):
         encode_latents(vae, cfg, args.out, device, deadline)
     if cfg.edit_clips and not os.path.exists(os.path.join(args.out, "edits.pt")):
@@ -281,6 +328,7 @@ def main(args: argparse.Namespace) -> None:
     from livegen.train_denoiser import train_denoiser
 
     train_denoiser(cfg, args.out, device, deadline, vae)
+    train_motion(vae, cfg, args.out, device, deadline)
     finetune_decoder(vae, cfg, args.out, device, deadline)
 
 
@@ -288,8 +336,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--out", default="runs/cpu", help="checkpoints, logs and samples go here")
-    parser.add_argument("--phase", choices=["vae", "decoder", "all"], default="all",
-                        help="vae: the autoencoder alone; decoder: the autoencoder, then the decoder phase (no denoiser); all: every phase")
+    parser.add_argument("--phase", choices=["vae", "decoder", "motion", "all"], default="all",
+                        help="vae: the autoencoder alone; decoder: the autoencoder, then the decoder phase (no denoiser); "
+                             "motion: the decoder phase, then the velocity branch alone; all: every phase")
     parser.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes")
     parser.add_argument("--set", action="append", help="override a config field, e.g. --set steps=5000")
     main(parser.parse_args())

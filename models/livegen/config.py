@@ -26,9 +26,12 @@ class TrainConfig:
     decoder_batch: int = 4
     decoder_clip: int = 3  # latent frames per clip: most then decode with a real cache, as in a stream
     decoder_motion_weight: float = 4.0  # weight of the loss on frame-to-frame change
-    decoder_velocity_weight: float = 0.1  # weight of the L1 loss (pixels per frame) on the velocity field against the true motion
+    decoder_velocity_weight: float = 0.1  # weight of the squared error (pixels per frame) of the velocity field against the true motion
+    # Motion phase: the decoder's velocity branch alone, on the true motion (cheap: no frames decoded)
+    motion_steps: int = 400
+    motion_batch: int = 16
+    motion_lr: float = 1e-3
     decoder_lr: float = 1e-4
-    decoder_latent_noise: float = 0.4  # latents corrupted with sigma ~ U(0, this) for half the clips: a decoder robust to the denoiser's errors
     # Denoiser phase
     model: str = "PyramidDiT-XS"
     steps: int = 12000
@@ -50,6 +53,6 @@ PRESETS: dict[str, TrainConfig] = {
                        model="PyramidDiT-B", steps=200000, batch=256, lr=3e-4, sample_every=5000,
                        checkpoint_every=2000),
     # A quick end-to-end pass for tests of the training code itself.
-    "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
+    "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, motion_steps=2, motion_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
                          model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1),
 }

@@ -73,22 +73,28 @@ class Decoder(nn.Module):
         self.block3 = ResBlock(w3)
         self.out = nn.Conv2d(w3, self.frames * 3 * 16, 1)  # a 4x4 pixel shuffle per frame
         # Motion inside a latent frame: a velocity field (pixels per video frame) that moves each
-        # frame away from the latent frame's middle instant. Regressing a smooth field is far
-        # easier to learn than re-rendering every frame with shifted edges, which this decoder
-        # never learned (objects held still for 4 frames, then jumped). Zero at start: no warp.
-        self.velocity = nn.Conv2d(w3, 2, 1)
-        nn.init.zeros_(self.velocity.weight)
-        nn.init.zeros_(self.velocity.bias)
+        # frame away from the latent frame's middle instant; without it the decoder held objects
+        # still for 4 frames, then jumped. The encoder's latent does not carry the velocity (a
+        # linear probe on it and the cache found none), so a branch of its own infers it from how
+        # the scene moved since the previous latent frame, the cache. Zero at start: no warp.
+        c2 = 2 * cfg.latent_channels
+        self.velocity = nn.Sequential(
+            nn.Conv2d(c2, 128, 3, padding=1), nn.SiLU(), nn.Conv2d(128, 128, 3, padding=1), nn.SiLU(),
+            nn.Upsample(scale_factor=4.0, mode="nearest"), nn.Conv2d(128, 64, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(64, 2, 1))  # at 1/4 resolution
+        nn.init.zeros_(self.velocity[-1].weight)
+        nn.init.zeros_(self.velocity[-1].bias)
 
     def predict(self, z, cache):
         """The frames before the warp (B*T, 3, H, W) and the velocity field (B, 2, H, W), pixels per video frame."""
-        x = self.block1(self.inp(torch.cat([z, cache], dim=1)))
+        both = torch.cat([z, cache], dim=1)
+        x = self.block1(self.inp(both))
         x = self.block2(self.up1(F.interpolate(F.silu(x), scale_factor=2.0, mode="nearest")))
         x = self.block3(self.up2(F.interpolate(F.silu(x), scale_factor=2.0, mode="nearest")))
         x = F.silu(x)
         frames = F.pixel_shuffle(self.out(x), 4)  # (B, T*3, H, W)
         b, _, h, w = frames.shape
-        velocity = F.interpolate(self.velocity(x), scale_factor=4.0, mode="bilinear", align_corners=False)
+        velocity = F.interpolate(self.velocity(both), scale_factor=4.0, mode="bilinear", align_corners=False)
         return frames.reshape(b * self.frames, 3, h, w), velocity
 
     def forward(self, z, cache):
