@@ -121,11 +121,11 @@ def main(args: argparse.Namespace) -> None:
             status += (f" The autoencoder is a limit of its own: the renderer's frames of the same prompts, encoded "
                        f"and decoded, pass {pct(seen['autoencoder']['passed'])} (shapes right in "
                        f"{pct(seen['autoencoder']['shape'])} of object-frames, motion in {pct(seen['autoencoder']['motion'])}).")
-    unsupervised = [r["step"] for r in dec_log if "velocity" not in r]  # logged before the true motion was a target
-    motion_note = "" if len(unsupervised) == len(dec_log) else \
-        f"; the velocity field learns the renderer's true motion from step {max(unsupervised, default=0)}"
-    decoder_row = (f"| decoder (full frames, encoder frozen: sharper shapes{motion_note}) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
+    decoder_row = (f"| decoder (full frames, encoder frozen: sharper shapes) | {dec_log[-1]['step']} | {cfg['decoder_batch']} | "
                    f"{dec_wall / 60:.0f} min | {tail_mean(dec_log, 'loss'):.4f} |\n") if dec_log else ""
+    mot_log, mot_wall = read_log(os.path.join(args.run, "motion.log"))
+    motion_row = (f"| motion (the decoder's velocity branch alone, against the renderer's true motion) | {mot_log[-1]['step']} | "
+                  f"{cfg['motion_batch']} | {mot_wall / 60:.0f} min | {tail_mean(mot_log, 'loss'):.4f} (weighted squared error, (px/frame)²) |\n") if mot_log else ""
     speed = ""
     if bench:
         speed = (f"\nMeasured in onnxruntime-node on {bench['threads']} threads ({bench['cpu']}): "
@@ -168,13 +168,13 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
   and {edit_clips} steering clips of {cfg.get('edit_frames', 0)} latent frames whose prompt changes (a new background
   colour, or a new colour or shape for one object, in place) at a latent frame from 3 to 8; {edit_share}
 - Hardware: {hardware}; PyTorch {machine['torch']}.
-- Command: `/usr/bin/python3 models/train.py --preset cpu --out runs/cpu {overrides}`.
+- Command: `/usr/bin/python3 models/train.py --preset cpu --out runs/cpu {overrides}` (every phase in turn, resumable; `--phase` runs only some of them).
 
 | phase | steps | batch | wall time | final loss (mean of last 10 logs) |
 |---|---|---|---|---|
 | autoencoder (128x128 crops) | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
 | denoiser + text encoder | {den_log[-1]['step'] if den_log else 0} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages) |
-{decoder_row}
+{decoder_row}{motion_row}
 Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.
 
 ## Quality
