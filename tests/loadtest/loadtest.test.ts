@@ -36,7 +36,7 @@ test('a short load test reports sane delivery, join, latency and server figures,
 test('joins a full server refuses are reported as refused, and the rest play', async (t) => {
   const server = await startServer({ audio: false }, { viewersPerStream: 2 });
   t.after(() => server.close());
-  const result = await new LoadTest(options(server.url, { viewers: 4, seconds: 4, whep: true })).run();
+  const result = await new LoadTest(options(server.url, { viewers: 4, seconds: 8, whep: true })).run();
   assert.equal(result.bots.joined, 2);
   assert.deepEqual(result.bots.failures, { LG_ERR_CAPACITY: 2 });
   assert.ok(result.delivered !== null && result.delivered > 0.9);
