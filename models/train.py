@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from livegen import data, media, world
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
-from livegen.runlog import Log, load, save
+from livegen.runlog import Log, load, resume, save
 from livegen.vae import VAEConfig, VideoVAE, warp
 
 
@@ -37,12 +37,7 @@ def train_vae(cfg: TrainConfig, out: str, device: torch.device, deadline: float)
     path = os.path.join(out, "vae.pt")
     vae = VideoVAE(VAEConfig()).to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
-    step = 0
-    if os.path.exists(path):
-        state = load(path, device)
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
+    step = resume(path, device, opt, model=vae)
     if step >= cfg.vae_steps:
         return vae
     heldout = world.load_heldout()
@@ -171,21 +166,24 @@ def pixel_foreground_weights(video: torch.Tensor, strength: float) -> torch.Tens
     return w / w.mean(dim=(-2, -1), keepdim=True)
 
 
+def velocity_error(velocity: torch.Tensor, motion: torch.Tensor, strength: float) -> torch.Tensor:
+    """Squared error of a velocity field (N, 2, H, W) against the true motion, weighted up where
+    something moves: moving objects cover a few percent of a frame."""
+    moving = (motion != 0).any(dim=1, keepdim=True).float()
+    return ((velocity - motion) ** 2 * (1 + strength * moving)).mean()
+
+
 def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
     """Sharpens the decoder on full frames with the encoder frozen, so the latent space the
     denoiser learned stays exactly as it was. An L1 loss on image gradients punishes the blur
     that plain L1/L2 regression leaves at the edges of small shapes; weighting the objects'
-    pixels and an L1 loss on frame-to-frame change teach what the autoencoder phase left undone:
-    moving objects within a latent frame's video frames (it learned to hold them still, then
-    jump) and keeping small shapes' corners."""
+    pixels and an L1 loss on frame-to-frame change push towards keeping small shapes' corners and
+    moving objects within a latent frame's video frames (the autoencoder phase held them still,
+    then jumped); the velocity field that moves them learns the true motion in the motion phase
+    and, with `decoder_velocity_weight`, here too."""
     path = os.path.join(out, "decoder.pt")
     opt = torch.optim.AdamW(vae.decoder.parameters(), lr=cfg.decoder_lr, weight_decay=0.0)
-    step = 0
-    if os.path.exists(path):
-        state = load(path, device)
-        vae.decoder.load_state_dict(state["decoder"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
+    step = resume(path, device, opt, decoder=vae.decoder)
     if step >= cfg.decoder_steps:
         return
     heldout = world.load_heldout()
@@ -197,7 +195,6 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
     while step < cfg.decoder_steps and time.time() < deadline:
         video, scenes, starts = data.clip_batch(rng, cfg.decoder_batch, cfg.decoder_clip * T, cfg.size, cfg.fps, heldout)
         video = video.to(device)
-        motion = torch.cat([world.motion_field(s, cfg.decoder_clip, T, cfg.size, cfg.fps, t0) for s, t0 in zip(scenes, starts)]).to(device)
         with torch.no_grad():
             mean, logvar = vae.encode_moments(video)  # (B, K, C, h, w)
             z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
@@ -211,11 +208,11 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         # is wrong on every frame rather than on a few edge pixels.
         loss = loss + cfg.decoder_motion_weight * ((recon.diff(dim=1) - video.diff(dim=1)).abs() * weight[:, 1:]).mean()
         # The renderer knows the true motion, so the velocity field gets it as a direct target: the
-        # photometric losses reach the warp only through edge pixels, and after 1000 steps on them
-        # alone objects moved at 0.4-0.8 of their 3 px per frame.
-        moving = (motion != 0).any(dim=1, keepdim=True).float()
-        velocity_loss = ((velocity - motion) ** 2 * (1 + cfg.foreground_weight * moving)).mean()
-        loss = loss + cfg.decoder_velocity_weight * velocity_loss
+        # photometric losses reach the warp only through edge pixels, and in 1000 steps on them
+        # alone a velocity head learned nothing of the motion.
+        if cfg.decoder_velocity_weight:
+            motion = torch.cat([world.motion_field(s, cfg.decoder_clip, T, cfg.size, cfg.fps, t0) for s, t0 in zip(scenes, starts)])
+            loss = loss + cfg.decoder_velocity_weight * velocity_error(velocity, motion.to(device), cfg.foreground_weight)
         lr = cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.decoder_steps))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -225,7 +222,7 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         opt.step()
         step += 1
         if step % 20 == 0:
-            log.write(step, loss=loss.item(), velocity=velocity_loss.item(), psnr=psnr(recon.detach(), video), lr=lr)
+            log.write(step, loss=loss.item(), psnr=psnr(recon.detach(), video), lr=lr)
         if step % cfg.checkpoint_every == 0:
             save(path, decoder=vae.decoder.state_dict(), opt=opt.state_dict(), step=step)
     save(path, decoder=vae.decoder.state_dict(), opt=opt.state_dict(), step=step)
@@ -241,12 +238,7 @@ def train_motion(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
     path = os.path.join(out, "motion.pt")
     branch = vae.decoder.velocity
     opt = torch.optim.AdamW(branch.parameters(), lr=cfg.motion_lr, weight_decay=0.0)
-    step = 0
-    if os.path.exists(path):
-        state = load(path, device)
-        branch.load_state_dict(state["velocity"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
+    step = resume(path, device, opt, velocity=branch)
     if step >= cfg.motion_steps:
         return
     heldout = world.load_heldout()
@@ -262,9 +254,7 @@ def train_motion(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
             z, _ = vae.encode_moments(video.to(device))  # (B, K, C, h, w)
         cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
         target = F.avg_pool2d(motion.flatten(0, 1).to(device), 4)  # (B*K, 2, H/4, W/4)
-        moving = (target != 0).any(dim=1, keepdim=True).float()
-        velocity = branch(torch.cat([z, cache], dim=2).flatten(0, 1))
-        loss = ((velocity - target) ** 2 * (1 + cfg.foreground_weight * moving)).mean()
+        loss = velocity_error(branch(torch.cat([z, cache], dim=2).flatten(0, 1)), target, cfg.foreground_weight)
         lr = cfg.motion_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.motion_steps))
         for g in opt.param_groups:
             g["lr"] = lr

@@ -27,11 +27,11 @@ class TrainConfig:
     decoder_clip: int = 3  # latent frames per clip: most then decode with a real cache, as in a stream
     decoder_motion_weight: float = 4.0  # weight of the loss on frame-to-frame change
     decoder_velocity_weight: float = 0.1  # weight of the squared error (pixels per frame) of the velocity field against the true motion
+    decoder_lr: float = 1e-4
     # Motion phase: the decoder's velocity branch alone, on the true motion (cheap: no frames decoded)
     motion_steps: int = 400
     motion_batch: int = 16
     motion_lr: float = 1e-3
-    decoder_lr: float = 1e-4
     # Denoiser phase
     model: str = "PyramidDiT-XS"
     steps: int = 12000

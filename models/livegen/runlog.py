@@ -32,6 +32,19 @@ def save(path: str, **state) -> None:
 
 
 
+def resume(path: str, device: torch.device | str, opt: torch.optim.Optimizer, **modules: torch.nn.Module) -> int:
+    """Restores the modules (by their keys in the checkpoint) and the optimiser from a checkpoint
+    written by `save(path, <key>=state_dict, ..., opt=..., step=...)`; returns its step, 0 when
+    there is no checkpoint yet."""
+    if not os.path.exists(path):
+        return 0
+    state = load(path, device)
+    for key, module in modules.items():
+        module.load_state_dict(state[key])
+    opt.load_state_dict(state["opt"])
+    return state["step"]
+
+
 def load(path: str, device: torch.device | str = "cpu"):
     """torch.load of our own files; PyTorch 2.6+ would otherwise refuse their plain Python objects."""
     return torch.load(path, map_location=device, weights_only=False) if _HAS_WEIGHTS_ONLY else torch.load(path, map_location=device)

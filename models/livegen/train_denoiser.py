@@ -21,7 +21,7 @@ import torch
 from . import media, pyramid, world
 from .config import TrainConfig
 from .denoiser import PyramidDiT, PyramidDiT_models
-from .runlog import Log, load, save
+from .runlog import Log, load, resume, save
 from .sampler import Generator
 from .text import TextConfig, TextEncoder, default_tokenizer
 from .vae import StreamingDecoder, VideoVAE
@@ -131,15 +131,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     params = list(text.parameters()) + list(dit.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.99))
     ema_text, ema_dit = copy.deepcopy(text).eval(), copy.deepcopy(dit).eval()
-    step = 0
-    if os.path.exists(path):
-        state = load(path, device)
-        text.load_state_dict(state["text"])
-        dit.load_state_dict(state["dit"])
-        ema_text.load_state_dict(state["ema_text"])
-        ema_dit.load_state_dict(state["ema_dit"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
+    step = resume(path, device, opt, text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
     if step >= cfg.steps:
         return
     dataset = load(os.path.join(out, "latents.pt"))

@@ -6,8 +6,9 @@ decodes one latent frame at a time with no seams and the same result as decoding
 
 The decoder is the real-time part (it runs for every latent frame on the server), so its expensive
 work happens at 1/16, 1/8 and 1/4 resolution and a 4x4 pixel shuffle produces the full frame:
-about 0.8 GFLOP per 256x256 video frame. A velocity field, warped in at full resolution, moves
-objects smoothly across the video frames of one latent frame. The encoder is used only in training.
+about 1 GFLOP per 256x256 video frame, velocity branch included. A velocity field, warped in at
+full resolution, moves objects smoothly across the video frames of one latent frame. The encoder
+is used only in training.
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import unittest
 
 import torch
 
+import export_onnx
 from livegen import pyramid, world
 from train import pixel_foreground_weights
 from livegen.train_denoiser import foreground_weights, stage_examples
@@ -52,7 +53,6 @@ class TrainingRunTest(unittest.TestCase):
                            check=True, capture_output=True, cwd=models)
             for name in ("vae.pt", "latents.pt", "edits.pt", "denoiser.pt", "motion.pt", "decoder.pt", "config.json"):
                 self.assertTrue(os.path.exists(os.path.join(out, name)), name)
-            import export_onnx
             info, _, _, _ = export_onnx.load_run(out)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (2, 2, 2))
 
