@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -46,6 +47,13 @@ def prompt_set(n: int, heldout_split: bool, seed: int) -> list[tuple[world.Scene
 
 def to_hwc(frames: torch.Tensor) -> np.ndarray:
     return frames.permute(0, 2, 3, 1).numpy()
+
+
+def progress(label: str):
+    """A progress callback for Generator.generate_many: one line on stderr, rewritten in place."""
+    def report(done: int, total: int) -> None:
+        print(f"\r{label}: latent frame {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    return report
 
 
 def mean_report(reports: list[analyze.ClipReport]) -> dict:
@@ -121,17 +129,16 @@ def main(args: argparse.Namespace) -> None:
     print(f"vae psnr (held-out clips): {results['vaePsnrHeldout']} dB", flush=True)
 
     for split, heldout_split, seed in (("seen", False, 11), ("heldout", True, 12)):
-        reports, ceiling, through_vae, ablation, sheet = [], [], [], [], []
-        for i, (scene, prompt) in enumerate(prompt_set(args.prompts, heldout_split, seed)):
-            _, frames = gen.generate([(0, prompt)], n_latent, seed=100 + i)
+        prompts = prompt_set(args.prompts, heldout_split, seed)
+        seeds = [100 + i for i in range(len(prompts))]
+        _, clips = gen.generate_many([[(0, p)] for _, p in prompts], n_latent, seeds, progress(f"{split} prompts"))
+        reports, ceiling, through_vae, sheet = [], [], [], []
+        for i, ((scene, prompt), frames) in enumerate(zip(prompts, clips)):
             report, _ = analyze.analyze_clip(to_hwc(frames), prompt)
             reports.append(report)
             truth = world.render(scene, n_latent * T, size, fps)
             ceiling.append(analyze.analyze_clip(to_hwc(truth), prompt)[0])
             through_vae.append(analyze.analyze_clip(to_hwc(autoencoded(vae, truth)), prompt)[0])
-            if split == "seen" and i < args.ablation_prompts:
-                _, cut = one_frame.generate([(0, prompt)], n_latent, seed=100 + i)
-                ablation.append(analyze.analyze_clip(to_hwc(cut), prompt)[0])
             if i < 4:
                 sheet.append(frames[: 8 * 6 : 6])
             if i < 2 and args.gifs:
@@ -141,16 +148,22 @@ def main(args: argparse.Namespace) -> None:
         results[split] = mean_report(reports)
         results[split]["ceiling"] = mean_report(ceiling)
         results[split]["autoencoder"] = mean_report(through_vae)
-        if ablation:
-            results["ablationOneFrameHistory"] = mean_report(ablation)
-            results["ablationFullModelSamePrompts"] = mean_report(reports[: len(ablation)])
+        if split == "seen" and args.ablation_prompts:
+            cut_prompts = prompts[: args.ablation_prompts]
+            _, cut = one_frame.generate_many([[(0, p)] for _, p in cut_prompts], n_latent, seeds[: len(cut_prompts)],
+                                         progress("ablation"))
+            results["ablationOneFrameHistory"] = mean_report(
+                [analyze.analyze_clip(to_hwc(frames), p)[0] for (_, p), frames in zip(cut_prompts, cut)])
+            results["ablationFullModelSamePrompts"] = mean_report(reports[: len(cut_prompts)])
 
     edits, sheet = [], []
     rng = np.random.default_rng(13)
     edit_latent = n_latent // 2
-    for i, (scene, prompt) in enumerate(prompt_set(args.edit_prompts, False, 14)):
-        _, after = edited(scene, rng)
-        _, frames = gen.generate([(0, prompt), (edit_latent, after)], n_latent, seed=200 + i)
+    prompts = prompt_set(args.edit_prompts, False, 14)
+    afters = [edited(scene, rng)[1] for scene, _ in prompts]
+    _, clips = gen.generate_many([[(0, p), (edit_latent, a)] for (_, p), a in zip(prompts, afters)], n_latent,
+                                 [200 + i for i in range(len(prompts))], progress("edits"))
+    for i, ((_, prompt), after, frames) in enumerate(zip(prompts, afters, clips)):
         edits.append({"before": prompt, "after": after, **steering(to_hwc(frames), prompt, after, edit_latent * T)})
         if i < 4:
             sheet.append(frames[(edit_latent - 2) * T: (edit_latent + 4) * T: 3])
@@ -167,8 +180,10 @@ def main(args: argparse.Namespace) -> None:
     long_latent = int(args.long_seconds * fps / T)
     window = int(10 * fps)
     first, last, sheet = [], [], []
-    for i, (scene, prompt) in enumerate(prompt_set(args.long_prompts, False, 15)):
-        _, frames = gen.generate([(0, prompt)], long_latent, seed=300 + i)
+    prompts = prompt_set(args.long_prompts, False, 15)
+    _, clips = gen.generate_many([[(0, p)] for _, p in prompts], long_latent, [300 + i for i in range(len(prompts))],
+                                 progress("long rollouts"))
+    for i, ((_, prompt), frames) in enumerate(zip(prompts, clips)):
         hwc = to_hwc(frames)
         first.append(analyze.analyze_clip(hwc[:window], prompt)[0])
         last.append(analyze.analyze_clip(hwc[-window:], prompt)[0])

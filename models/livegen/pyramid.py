@@ -17,6 +17,7 @@ the stream runs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -122,10 +123,11 @@ def noise_stream(frame: int, purpose: int) -> int:
     return frame * 16 + purpose
 
 
-def corrupt_history(levels, sigma: float, seed: int, frame: int):
-    """History as the sampler feeds it: (1 - sigma) x + sigma n, n drawn from the seeded generator."""
+def corrupt_history(levels, sigma: float, seeds: Sequence[int], frame: int):
+    """History as the sampler feeds it: (1 - sigma) x + sigma n, n drawn from the seeded generator
+    (one seed per clip of the batch)."""
     out = []
     for i, (lat, ages, mask) in enumerate(levels):
-        n = rng.gaussian(seed, noise_stream(frame, 8 + i), tuple(lat.shape))
+        n = rng.gaussian_rows(seeds, noise_stream(frame, 8 + i), tuple(lat.shape[1:]))
         out.append(((1 - sigma) * lat + sigma * n * mask[..., None, None, None], ages, mask))
     return out

@@ -10,6 +10,8 @@ A stream number names what the noise is for (see livegen.pyramid.noise_stream).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -36,3 +38,9 @@ def gaussian(seed: int, stream: int, shape: tuple[int, ...]) -> torch.Tensor:
     r = np.sqrt(-2 * np.log(u1))
     z = np.stack([r * np.cos(2 * np.pi * u2), r * np.sin(2 * np.pi * u2)], axis=1).reshape(-1)
     return torch.from_numpy(z[:count].astype(np.float32).reshape(shape))
+
+
+def gaussian_rows(seeds: Sequence[int], stream: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """(len(seeds), *shape): row i is gaussian(seeds[i], stream, shape), so a clip's noise does not
+    depend on the clips that share its batch."""
+    return torch.stack([gaussian(seed, stream, shape) for seed in seeds])

@@ -189,5 +189,5 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
 def write_samples(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, sp, tp, path: str, n_latent: int = 8) -> None:
     gen = Generator(default_tokenizer(), copy.deepcopy(text).cpu().eval(), copy.deepcopy(dit).cpu().eval(),
                     StreamingDecoder(copy.deepcopy(vae).cpu().eval()), sp, tp)
-    rows = [gen.generate([(0, p)], n_latent, seed=1)[1] for p in SAMPLE_PROMPTS]
-    media.contact_sheet(rows, path, every=2)
+    _, clips = gen.generate_many([[(0, p)] for p in SAMPLE_PROMPTS], n_latent, [1] * len(SAMPLE_PROMPTS))
+    media.contact_sheet(list(clips), path, every=2)

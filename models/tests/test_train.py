@@ -1,4 +1,5 @@
-"""Training examples: the piecewise flow targets and the foreground loss weights (latent and pixel)."""
+"""Training examples (the piecewise flow targets, the foreground loss weights) and a smoke run of every phase, export and evaluation."""
+import json
 import os
 import subprocess
 import sys
@@ -46,7 +47,7 @@ class TrainingExamplesTest(unittest.TestCase):
 
 
 class TrainingRunTest(unittest.TestCase):
-    def test_every_phase_runs_checkpoints_and_exports_from_the_run(self):
+    def test_every_phase_runs_checkpoints_exports_and_evaluates_from_the_run(self):
         models = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         with tempfile.TemporaryDirectory() as out:
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", out],
@@ -55,6 +56,19 @@ class TrainingRunTest(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(out, name)), name)
             info, _, _, _ = export_onnx.load_run(out)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (2, 2, 2))
+
+            card = os.path.join(out, "card")
+            subprocess.run([sys.executable, os.path.join(models, "evaluate.py"), "--run", out, "--out", card, "--seconds", "1",
+                            "--prompts", "2", "--ablation-prompts", "1", "--edit-prompts", "2", "--long-prompts", "1",
+                            "--long-seconds", "10"], check=True, capture_output=True, cwd=models)
+            with open(os.path.join(card, "quality.json")) as f:
+                quality = json.load(f)
+            self.assertEqual(quality["seen"]["frames"], 2 * 16)
+            self.assertEqual(quality["ablationOneFrameHistory"]["clips"], 1)
+            self.assertEqual(len(quality["steering"]["edits"]), 2)
+            self.assertEqual(quality["longHorizon"]["last10s"]["frames"], 160)
+            for sheet in ("seen.png", "heldout.png", "edit.png", "long.png"):
+                self.assertTrue(os.path.exists(os.path.join(card, sheet)), sheet)
 
 
 if __name__ == "__main__":

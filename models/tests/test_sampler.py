@@ -1,0 +1,46 @@
+"""The reference sampler: a clip depends on its prompts and seed alone, not on its batch."""
+import dataclasses
+import unittest
+
+import torch
+
+from livegen import pyramid
+from livegen.denoiser import PyramidDiT, PyramidDiT_models
+from livegen.sampler import Generator
+from livegen.text import TextConfig, TextEncoder, default_tokenizer
+from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
+
+
+class GeneratorTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        torch.manual_seed(0)
+        tok = default_tokenizer()
+        text = TextEncoder(TextConfig(vocab_size=len(tok.vocab), width=32, depth=1)).eval()
+        dit = PyramidDiT(dataclasses.replace(PyramidDiT_models["PyramidDiT-tiny"], latent_size=8, text_width=32)).eval()
+        vae = VideoVAE(VAEConfig(enc_width=(16, 16), dec_width=(16, 16, 8))).eval()
+        with torch.no_grad():  # the zero-initialised layers too, so that the text reaches the output
+            for p in list(text.parameters()) + list(dit.parameters()):
+                p.add_(0.05 * torch.randn_like(p))
+        cls.gen = Generator(tok, text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid())
+
+    def test_a_clip_in_a_batch_equals_the_same_clip_alone(self):
+        schedules = [[(0, "a red circle moving left on a blue background")],
+                     [(0, "a big green square on a black background"), (3, "a big white square on a black background")]]
+        latents, frames = self.gen.generate_many(schedules, 5, [7, 8])
+        for i, (schedule, seed) in enumerate(zip(schedules, [7, 8])):
+            alone, alone_frames = self.gen.generate(schedule, 5, seed)
+            torch.testing.assert_close(latents[i], alone, atol=1e-4, rtol=1e-4)
+            self.assertLessEqual(int((frames[i].int() - alone_frames.int()).abs().max()), 1)
+
+    def test_the_seed_and_a_prompt_edit_change_the_clip(self):
+        base, _ = self.gen.generate([(0, "a red circle on a blue background")], 4, 1)
+        other_seed, _ = self.gen.generate([(0, "a red circle on a blue background")], 4, 2)
+        edited, _ = self.gen.generate([(0, "a red circle on a blue background"), (2, "a red circle on a green background")], 4, 1)
+        self.assertFalse(torch.allclose(base, other_seed))
+        torch.testing.assert_close(edited[:2], base[:2])
+        self.assertFalse(torch.allclose(edited[2:], base[2:]))
+
+
+if __name__ == "__main__":
+    unittest.main()
