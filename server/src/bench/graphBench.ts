@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModelDescription, type ModelDescription } from '../engine/ModelManifest.ts';
 import { gaussian } from '../engine/noise.ts';
 import { repeatTwice } from '../engine/LatentOps.ts';
+import { sessionOptions } from '../engine/sessionOptions.ts';
 
 /** Median milliseconds of each graph call and what they add up to per latent frame. */
 export interface GraphBenchResult {
@@ -48,8 +49,7 @@ async function median(session: ort.InferenceSession, feeds: Record<string, ort.T
 export async function benchGraphs(dir: string, threads: number, runs: number): Promise<GraphBenchResult> {
   const model: ModelDescription = await loadModelDescription(dir);
   const m = model.manifest;
-  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1 };
-  const open = (file: string) => ort.InferenceSession.create(file, options);
+  const open = (file: string) => ort.InferenceSession.create(file, sessionOptions(threads));
   const [text, history, step, decoder] = await Promise.all([
     open(model.graphPaths.textEncoder),
     open(model.graphPaths.history),
@@ -115,7 +115,7 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
  */
 export async function matmulPeak(threads: number, runs = 20): Promise<number> {
   const file = new URL('../../../models/bench/matmul.onnx', import.meta.url);
-  const session = await ort.InferenceSession.create(file.pathname, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(file.pathname, sessionOptions(threads));
   const n = 1024;
   const ms = await median(session, { a: float([n, n], 1), b: float([n, n], 2) }, runs);
   await session.release();

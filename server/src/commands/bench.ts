@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadModelDescription } from '../engine/ModelManifest.ts';
 import { InferenceClient } from '../engine/InferenceClient.ts';
 import { Stream } from '../engine/Stream.ts';
-import { matmulPeak } from '../bench/graphBench.ts';
+import { benchGraphs, matmulPeak } from '../bench/graphBench.ts';
 import { intFlag, positiveFlag, providerFlag } from './args.ts';
 
 const PROMPT = 'a large red circle moving left and a small yellow square bouncing on a blue background';
@@ -60,6 +60,7 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
   const full = new Stream(client, m, { prompt: PROMPT, seed: 1, history: 'full' });
   const reencode = new Stream(client, m, { prompt: PROMPT, seed: 1, reencodeHistory: true });
   const pyramidMs: number[] = [];
+  const phases: Record<'history' | 'steps' | 'decoder', number[]> = { history: [], steps: [], decoder: [] };
   const fullMs: number[] = [];
   const reencodeMs: number[] = [];
   const rss: { latentFrame: number; mb: number }[] = [];
@@ -68,8 +69,9 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
   try {
     for (let k = 0; k < frames; k++) {
       let t = performance.now();
-      await pyramid.next();
+      const chunk = await pyramid.next();
       pyramidMs.push(performance.now() - t);
+      for (const phase of ['history', 'steps', 'decoder'] as const) phases[phase].push(chunk.ms[phase]);
       if (k < fullFrames) {
         t = performance.now();
         await full.next();
@@ -90,6 +92,9 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
     await client.close();
   }
   process.stderr.write('\n');
+  // The graphs alone, on the same box in the same run: what the engine's loop adds is the difference.
+  const graphs = await benchGraphs(model.dir, threads, 20);
+  const graphSteps = m.spatialPyramid.stages.reduce((sum, stage, i) => sum + stage.steps * (graphs.ms.steps[i] ?? 0), 0);
   const latent = stats(pyramidMs);
   const result = {
     model: { name: m.name, version: m.version, dir: model.dir },
@@ -107,6 +112,11 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
     matmulPeakGflops: peak,
     eventLoopLagMs: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
     rssMb: rss,
+    phasesMs: {
+      engine: { history: stats(phases.history).p50, steps: stats(phases.steps).p50, decoder: stats(phases.decoder).p50 },
+      graphsAlone: { history: graphs.ms.history, steps: graphSteps, decoder: graphs.ms.vaeDecoder, latentFrame: graphs.latentFrameMs },
+      note: 'p50 of each phase of the pyramid stream in the inference worker, and the same graphs timed alone (20 runs each) after it',
+    },
     fullHistory: {
       latentFrames: fullFrames,
       latentFrameMs: stats(fullMs),
@@ -124,6 +134,7 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
   console.log(`pyramid: p50 ${latent.p50.toFixed(1)} ms per latent frame (p95 ${latent.p95.toFixed(1)}), rtf ${result.rtf.toFixed(2)}, flatness ${result.flatness.toFixed(3)}
 full history: ${result.fullHistory.firstMs.toFixed(1)} ms -> ${result.fullHistory.lastMs.toFixed(1)} ms over ${fullFrames} latent frames (flatness ${result.fullHistory.flatness.toFixed(2)})
 history re-encoded at every step: p50 ${result.reencodeHistory.latentFrameMs.p50.toFixed(1)} ms per latent frame over ${reencodeFrames}
+phases p50 (engine / graphs alone): history ${result.phasesMs.engine.history.toFixed(1)} / ${graphs.ms.history.toFixed(1)} ms, steps ${result.phasesMs.engine.steps.toFixed(1)} / ${graphSteps.toFixed(1)} ms, decoder ${result.phasesMs.engine.decoder.toFixed(1)} / ${graphs.ms.vaeDecoder.toFixed(1)} ms
 compute: ${result.achievedGflops.toFixed(1)} GFLOP/s achieved, matmul peak ${peak.toFixed(1)} GFLOP/s
 event loop lag p99 ${result.eventLoopLagMs.p99.toFixed(1)} ms; RSS ${rss[0]?.mb.toFixed(0)} -> ${rss.at(-1)?.mb.toFixed(0)} MB`);
   if (values.json) await writeFile(values.json, JSON.stringify(result, null, 2) + '\n');

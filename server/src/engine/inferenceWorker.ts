@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { loadModelDescription, type GraphName } from './ModelManifest.ts';
+import { sessionOptions } from './sessionOptions.ts';
 import { Sampler, type Feeds, type FrameJob, type GraphRunner } from './Sampler.ts';
 import type { WorkerOptions, WorkerReply, WorkerRequest } from './InferenceClient.ts';
 
@@ -39,15 +40,11 @@ class SessionRunner implements GraphRunner {
 
 async function open(): Promise<Sampler> {
   const model = await loadModelDescription(options.modelDir);
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
-    executionProviders: [options.executionProvider],
-    intraOpNumThreads: options.threads,
-    interOpNumThreads: 1,
-  };
+  const opts = sessionOptions(options.threads, options.executionProvider);
   const sessions = new Map<GraphName, ort.InferenceSession>();
   for (const [name, file] of Object.entries(model.graphPaths) as [GraphName, string][]) {
     try {
-      sessions.set(name, await ort.InferenceSession.create(file, sessionOptions));
+      sessions.set(name, await ort.InferenceSession.create(file, opts));
     } catch (err) {
       throw new Error(`cannot open model graph ${name} [${file}]: ${(err as Error).message}`);
     }
