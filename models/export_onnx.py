@@ -126,8 +126,12 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
     decoder = (s * s * (dec.inp.weight.numel() + 2 * dec.block1.conv1.weight.numel())
                + (2 * s) ** 2 * (dec.up1.weight.numel() + 2 * dec.block2.conv1.weight.numel())
                + (4 * s) ** 2 * (dec.up2.weight.numel() + 2 * dec.block3.conv1.weight.numel() + dec.out.weight.numel()))
-    v = dec.velocity  # the velocity branch: two convolutions at 1/16 resolution, two at 1/4
-    decoder += s * s * (v[0].weight.numel() + v[2].weight.numel()) + (4 * s) ** 2 * (v[5].weight.numel() + v[7].weight.numel())
+    side = s  # the velocity branch: its convolutions at 1/16 resolution until it upsamples to 1/4
+    for layer in dec.velocity:
+        if isinstance(layer, nn.Upsample):
+            side *= int(layer.scale_factor)
+        elif isinstance(layer, nn.Conv2d):
+            decoder += side * side * layer.weight.numel()
     per_latent = 2 * (history + steps + decoder) / 1e9
     return {"history": 2 * history / 1e9, "steps": 2 * steps / 1e9, "decoder": 2 * decoder / 1e9,
             "perLatentFrame": per_latent, "perVideoFrame": per_latent / vae.cfg.frames_per_latent}

@@ -24,7 +24,7 @@ from livegen import data, media, world
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
 from livegen.runlog import Log, load, resume, save
-from livegen.vae import VAEConfig, VideoVAE, warp
+from livegen.vae import VAEConfig, VideoVAE, causal_caches, warp
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -55,7 +55,7 @@ def train_vae(cfg: TrainConfig, out: str, device: torch.device, deadline: float)
         video = video.to(device)
         mean, logvar = vae.encode_moments(video)  # (B, K, C, h, w)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
+        cache = causal_caches(z)
         b, k = z.shape[:2]
         recon = vae.decoder(z.flatten(0, 1), cache.flatten(0, 1)).reshape(video.shape)
         rec = F.l1_loss(recon, video) + F.mse_loss(recon, video)
@@ -198,7 +198,7 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         with torch.no_grad():
             mean, logvar = vae.encode_moments(video)  # (B, K, C, h, w)
             z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
+        cache = causal_caches(z)
         frames, velocity = vae.decoder.predict(z.flatten(0, 1), cache.flatten(0, 1))
         recon = warp(frames, velocity, T).reshape(video.shape)
         weight = pixel_foreground_weights(video, cfg.foreground_weight)
@@ -252,7 +252,7 @@ def train_motion(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
         motion = torch.stack([world.motion_field(s, cfg.decoder_clip, T, cfg.size, cfg.fps, t0) for s, t0 in zip(scenes, starts)])
         with torch.no_grad():
             z, _ = vae.encode_moments(video.to(device))  # (B, K, C, h, w)
-        cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
+        cache = causal_caches(z)
         target = F.avg_pool2d(motion.flatten(0, 1).to(device), 4)  # (B*K, 2, H/4, W/4)
         loss = velocity_error(branch(torch.cat([z, cache], dim=2).flatten(0, 1)), target, cfg.foreground_weight)
         lr = cfg.motion_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.motion_steps))

@@ -38,7 +38,7 @@ class Generator:
     spatial: pyramid.SpatialPyramid
     temporal: pyramid.TemporalPyramid
     guidance: float = 3.0
-    _texts: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
+    _texts: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, init=False, repr=False)
 
     @torch.no_grad()
     def text(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -155,10 +155,16 @@ class VideoVAE(nn.Module):
         """Normalised latents (B, K, C, h, w) -> (B, K*T, 3, H, W) in [-1, 1], all frames in one batch:
         each latent frame's cache is the frame before it (zeros for the first)."""
         z = self.denormalize(latents)
-        cache = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
+        cache = causal_caches(z)
         b, k = z.shape[:2]
         frames = self.decoder(z.flatten(0, 1), cache.flatten(0, 1))  # (B*K, T, 3, H, W)
         return frames.reshape(b, k * self.cfg.frames_per_latent, *frames.shape[2:])
+
+
+def causal_caches(z: torch.Tensor) -> torch.Tensor:
+    """The decoder cache of each latent frame of raw latents (B, K, C, h, w), as a stream has it:
+    the latent frame before it, zeros for the first."""
+    return torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)
 
 
 class StreamingDecoder(nn.Module):

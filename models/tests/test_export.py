@@ -1,17 +1,13 @@
 """The exporter writes four valid ONNX graphs whose names match the engine's, and a manifest."""
-import dataclasses
 import json
 import os
 import tempfile
 import unittest
 
 import onnx
-import torch
 
 import export_onnx
-from livegen.denoiser import PyramidDiT, PyramidDiT_models
-from livegen.text import TextConfig, TextEncoder, default_tokenizer
-from livegen.vae import VAEConfig, VideoVAE
+from tests.tiny_model import tiny_model
 
 # The names server/ feeds and reads (docs/model-format.md).
 GRAPH_IO = {
@@ -26,11 +22,7 @@ GRAPH_IO = {
 class ExportTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        torch.manual_seed(0)
-        tok = default_tokenizer()
-        text = TextEncoder(TextConfig(vocab_size=len(tok.vocab), width=32, depth=1)).eval()
-        dit = PyramidDiT(dataclasses.replace(PyramidDiT_models["PyramidDiT-tiny"], latent_size=8, text_width=32)).eval()
-        vae = VideoVAE(VAEConfig(enc_width=(16, 16), dec_width=(16, 16, 8))).eval()
+        tok, text, dit, vae = tiny_model()
         cls.dir = tempfile.TemporaryDirectory()
         cls.manifest = export_onnx.export_model(text, dit, vae, tok, cls.dir.name, 128, 16.0, {"steps": 0})
 

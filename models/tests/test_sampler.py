@@ -1,24 +1,18 @@
 """The reference sampler: a clip depends on its prompts and seed alone, not on its batch."""
-import dataclasses
 import unittest
 
 import torch
 
 from livegen import pyramid
-from livegen.denoiser import PyramidDiT, PyramidDiT_models
 from livegen.sampler import Generator
-from livegen.text import TextConfig, TextEncoder, default_tokenizer
-from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
+from livegen.vae import StreamingDecoder
+from tests.tiny_model import tiny_model
 
 
 class GeneratorTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        torch.manual_seed(0)
-        tok = default_tokenizer()
-        text = TextEncoder(TextConfig(vocab_size=len(tok.vocab), width=32, depth=1)).eval()
-        dit = PyramidDiT(dataclasses.replace(PyramidDiT_models["PyramidDiT-tiny"], latent_size=8, text_width=32)).eval()
-        vae = VideoVAE(VAEConfig(enc_width=(16, 16), dec_width=(16, 16, 8))).eval()
+        tok, text, dit, vae = tiny_model()
         with torch.no_grad():  # the zero-initialised layers too, so that the text reaches the output
             for p in list(text.parameters()) + list(dit.parameters()):
                 p.add_(0.05 * torch.randn_like(p))
