@@ -27,7 +27,7 @@ import torch
 
 from export_onnx import load_run
 from livegen import analyze, media, pyramid, world
-from livegen.sampler import Generator
+from livegen.sampler import GUIDANCE, Generator
 from livegen.text import default_tokenizer
 from livegen.vae import StreamingDecoder
 
@@ -201,7 +201,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", default="runs/cpu")
     parser.add_argument("--out", default="models/default/card")
-    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--guidance", type=float, default=GUIDANCE)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each seen / held-out clip")
     parser.add_argument("--prompts", type=int, default=8, help="prompts per split")
     parser.add_argument("--ablation-prompts", type=int, default=4)

@@ -27,7 +27,7 @@ from livegen import pyramid, rng
 from livegen.config import PRESETS
 from livegen.denoiser import PyramidDiT
 from livegen.runlog import load
-from livegen.sampler import Generator
+from livegen.sampler import GUIDANCE, Generator
 from livegen.text import TextEncoder, Tokenizer, default_tokenizer
 from livegen.train_denoiser import build
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
@@ -43,7 +43,6 @@ TOKENIZER_CASES = [
     "big " * 40,
 ]
 FORMAT_VERSION = 1
-DEFAULT_GUIDANCE = 3.0
 
 
 class HistoryGraph(nn.Module):
@@ -222,7 +221,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
     with torch.no_grad():
         frames, next_cache = decoder(z, cache)
     fixtures.add("vaeDecoder", {"latent": z, "cache": cache}, {"frames": frames, "next_cache": next_cache})
-    gen = Generator(tokenizer, text, dit, decoder, sp, tp, guidance=DEFAULT_GUIDANCE)
+    gen = Generator(tokenizer, text, dit, decoder, sp, tp, guidance=GUIDANCE)
     fixtures.sampler(gen, [(0, "a large red circle moving left on a blue background"),
                            (3, "a large green circle moving left on a blue background")], 5, seed=7)
     fixtures.write(out, tokenizer)
@@ -245,7 +244,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
             for k in range(sp.stages)]},
         "temporalPyramid": {"levels": [{"scale": 1 / f, "frames": n} for f, n in tp.levels], "noise": tp.noise,
                             "tokens": tp.tokens(c.latent_size, c.patch)},
-        "guidance": {"scale": DEFAULT_GUIDANCE},
+        "guidance": {"scale": GUIDANCE},
         "denoiser": {"width": c.width, "depth": c.depth, "heads": c.heads, "textWidth": c.text_width},
         "rng": {"algorithm": "hash32-box-muller", "streamsPerLatentFrame": 16, "stageNoise": 0, "historyNoise": 8},
         "graphs": {"textEncoder": "text_encoder.onnx", "history": "denoiser_history.onnx",

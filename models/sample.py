@@ -17,7 +17,7 @@ import sys
 
 from export_onnx import load_run
 from livegen import media, pyramid
-from livegen.sampler import Generator
+from livegen.sampler import GUIDANCE, Generator
 from livegen.text import default_tokenizer
 from livegen.vae import StreamingDecoder
 
@@ -68,6 +68,6 @@ if __name__ == "__main__":
     parser.add_argument("--edit", action="append", default=[], help="SECONDS=PROMPT, repeatable")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--guidance", type=float, default=GUIDANCE)
     parser.add_argument("--out", default="out/sample")
     main(parser.parse_args())

@@ -41,6 +41,7 @@ class TrainConfig:
     text_dropout: float = 0.1  # prompt dropout for classifier-free guidance
     history_noise_max: float = 0.5  # history is corrupted with sigma ~ U(0, this): learn to recover
     history_drop: float = 0.15  # also drop older history levels at random
+    rollout_share: float = 0.3  # share of examples whose newest history frame the model samples itself
     foreground_weight: float = 4.0  # loss weight on latent cells that differ from the background (0: off)
     ema: float = 0.999
     sample_every: int = 1000

@@ -15,6 +15,7 @@ faster than clip by clip on a CPU.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -25,6 +26,7 @@ from .text import TextEncoder, Tokenizer
 from .vae import StreamingDecoder
 
 Schedule = list[tuple[int, str]]  # (first latent frame a prompt governs, prompt), sorted
+GUIDANCE = 3.0  # the classifier-free guidance weight the default model ships with (manifest guidance.scale)
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Generator:
     decoder: StreamingDecoder
     spatial: pyramid.SpatialPyramid
     temporal: pyramid.TemporalPyramid
-    guidance: float = 3.0
+    guidance: float = GUIDANCE
     _texts: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, init=False, repr=False)
 
     @torch.no_grad()
@@ -60,27 +62,9 @@ class Generator:
             levels = pyramid.history_levels(past, self.temporal)
         else:
             levels = pyramid.empty_history(self.temporal, b, cfg.latent_channels, cfg.latent_size)
-        sigma_c = self.temporal.noise
-        levels = pyramid.corrupt_history(levels, sigma_c, seeds, frame)
-        hk, hv, hb = self.dit.encode_history(levels, torch.full((b,), sigma_c))
-        hk, hv, hb = hk.repeat(1, 2, 1, 1, 1), hv.repeat(1, 2, 1, 1, 1), hb.repeat(2, 1, 1, 1)
-        emb, mask = text
-        sp = self.spatial
-        side = cfg.latent_size // sp.factor(0)
-        x = rng.gaussian_rows(seeds, pyramid.noise_stream(frame, 0), (cfg.latent_channels, side, side))
-        for stage in range(sp.stages):
-            if stage > 0:
-                alpha, beta = sp.jump(stage)
-                z = rng.gaussian_rows(seeds, pyramid.noise_stream(frame, stage),
-                                      (cfg.latent_channels,) + tuple(2 * s for s in x.shape[-2:]))
-                x = alpha * pyramid.up(x) + beta * pyramid.block_noise(z)
-            start, end, n = sp.starts[stage], sp.ends[stage], sp.steps[stage]
-            for i in range(n):
-                sigma = start + (end - start) * i / n
-                v = self.dit(x.repeat(2, 1, 1, 1), torch.full((2 * b,), sigma), emb, mask, hk, hv, hb)
-                v = v[b:] + self.guidance * (v[:b] - v[b:])
-                x = x + v / n
-        return x
+        levels = pyramid.corrupt_history(levels, self.temporal.noise, seeds, frame)
+        return denoise(self.dit, self.spatial, levels, self.temporal.noise, text, self.guidance,
+                       lambda stage, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, stage), shape))
 
     @torch.no_grad()
     def generate_many(self, schedules: list[Schedule], n_latent: int, seeds: list[int],
@@ -106,3 +90,36 @@ class Generator:
         """One clip: latents (K, C, h, w) and frames (K*T, 3, H, W) uint8."""
         latents, frames = self.generate_many([prompts], n_latent, [seed], progress)
         return latents[0], frames[0]
+
+
+@torch.no_grad()
+def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float, text: tuple[torch.Tensor, torch.Tensor],
+            guidance: float, noise: Callable[[int, tuple[int, ...]], torch.Tensor]) -> torch.Tensor:
+    """Steps 2-3 of the loop for a batch of B clips: the history pass on `levels` (already corrupted
+    with sigma_c), then the spatial pyramid from noise to a clean latent (B, C, h, w). `text` holds
+    the B prompts then, when guidance is not 1, the B empty prompts; `noise(stage, shape)` gives
+    the stage-0 noise (stage 0) and the noise of the jump into each later stage, (B,) + shape."""
+    cfg = dit.cfg
+    b = levels[0][0].shape[0]
+    guided = guidance != 1.0
+    hk, hv, hb = dit.encode_history(levels, torch.full((b,), sigma_c))
+    if guided:
+        hk, hv, hb = hk.repeat(1, 2, 1, 1, 1), hv.repeat(1, 2, 1, 1, 1), hb.repeat(2, 1, 1, 1)
+    emb, mask = text
+    side = cfg.latent_size // sp.factor(0)
+    x = noise(0, (cfg.latent_channels, side, side))
+    for stage in range(sp.stages):
+        if stage > 0:
+            alpha, beta = sp.jump(stage)
+            z = noise(stage, (cfg.latent_channels,) + tuple(2 * s for s in x.shape[-2:]))
+            x = alpha * pyramid.up(x) + beta * pyramid.block_noise(z)
+        start, end, n = sp.starts[stage], sp.ends[stage], sp.steps[stage]
+        for i in range(n):
+            sigma = start + (end - start) * i / n
+            if guided:
+                v = dit(x.repeat(2, 1, 1, 1), torch.full((2 * b,), sigma), emb, mask, hk, hv, hb)
+                v = v[b:] + guidance * (v[:b] - v[b:])
+            else:
+                v = dit(x, torch.full((b,), sigma), emb[:b], mask[:b], hk, hv, hb)
+            x = x + v / n
+    return x

@@ -3,8 +3,10 @@
 Each training example is one target latent frame with its temporal-pyramid history. The history
 pass runs once and serves all spatial stages, each at its own random point of its stage
 (Pyramid Flow's piecewise flow). The history is corrupted with sigma_c ~ U(0, max) and its older
-levels sometimes dropped, so the model learns to continue from imperfect frames of its own; a
-share of examples has no history at all, so first frames from text alone get their own practice.
+levels sometimes dropped, and in a share of examples the newest history frame is one the model
+sampled itself from the frames before it: so it learns to continue from imperfect frames of its
+own. A share of examples has no history at all, so first frames from text alone get their own
+practice.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from . import media, pyramid, world
 from .config import TrainConfig
 from .denoiser import PyramidDiT, PyramidDiT_models
 from .runlog import Log, load, resume, save
-from .sampler import Generator
+from .sampler import Generator, denoise
 from .text import TextConfig, TextEncoder, default_tokenizer
 from .vae import StreamingDecoder, VideoVAE
 
@@ -52,8 +54,9 @@ class Batcher:
     new prompt while its history still shows the old scene."""
 
     def __init__(self, latents: torch.Tensor, scenes: list[dict], cfg: TrainConfig, tp: pyramid.TemporalPyramid, seed: int,
-                 edits: dict | None = None):
+                 edits: dict | None = None, rollout=None):
         self.latents, self.cfg, self.tp = latents, cfg, tp
+        self.rollout = rollout
         self.scenes = [scene_from_dict(s) for s in scenes]
         self.edits = edits
         if edits is not None:
@@ -61,36 +64,77 @@ class Batcher:
         self.rng = np.random.default_rng(seed)
         self.tokenizer = default_tokenizer()
 
-    def example(self) -> tuple[torch.Tensor, int, world.Scene]:
-        """A clip (K, C, h, w), the index of the target frame in it, and the scene it shows."""
+    def example(self) -> tuple[torch.Tensor, int, world.Scene, bool]:
+        """A clip (K, C, h, w), the index of the target frame in it, the scene it shows, and whether
+        it may take the model's own sample as its newest history frame (not across a prompt edit)."""
         if self.edits is not None and self.rng.random() < self.cfg.edit_share:
             i = int(self.rng.integers(len(self.edit_scenes)))
             clip = self.edits["latents"][i].float()
             k = min(self.edits["switch"][i] + int(self.rng.integers(0, 4)), clip.shape[0] - 1)
-            return clip, k, self.edit_scenes[i]
+            return clip, k, self.edit_scenes[i], False
         i = int(self.rng.integers(self.latents.shape[0]))
         k = 0 if self.rng.random() < FIRST_FRAME_SHARE else int(self.rng.integers(1, self.latents.shape[1]))
-        return self.latents[i].float(), k, self.scenes[i]
+        return self.latents[i].float(), k, self.scenes[i], k > 0
+
+    def history(self, clip: torch.Tensor, k: int):
+        """The temporal-pyramid history of frame k of a clip, uncorrupted."""
+        past = [clip[j][None] for j in range(max(0, k - self.tp.frames), k)]
+        c, h = clip.shape[1], clip.shape[2]
+        return pyramid.history_levels(past, self.tp) if past else pyramid.empty_history(self.tp, 1, c, h)
 
     def __call__(self, batch: int):
+        examples = [self.example() for _ in range(batch)]
+        texts = [world.caption(scene, self.rng) for _, _, scene, _ in examples]
+        own = [i for i, (_, _, _, may) in enumerate(examples)
+               if may and self.rollout is not None and self.rng.random() < self.cfg.rollout_share]
+        if own:
+            # The newest history frame becomes what the model itself samples from the frames before
+            # it: training then shows the model its own errors (soft edges, objects that grow),
+            # which it would otherwise only meet at sampling time and compound frame after frame.
+            before = [self.history(examples[i][0], examples[i][1] - 1) for i in own]
+            sampled = self.rollout(cat_levels(before), [texts[i] for i in own])
+            for i, x in zip(own, sampled):
+                clip, k, scene, _ = examples[i]
+                clip = clip.clone()
+                clip[k - 1] = x
+                examples[i] = clip, k, scene, True
         histories, targets, captions = [], [], []
-        for _ in range(batch):
-            clip, k, scene = self.example()
-            past = [clip[j][None] for j in range(max(0, k - self.tp.frames), k)]
-            c, h = clip.shape[1], clip.shape[2]
-            levels = pyramid.history_levels(past, self.tp) if past else pyramid.empty_history(self.tp, 1, c, h)
+        for (clip, k, _, _), text in zip(examples, texts):
+            levels = self.history(clip, k)
             if self.rng.random() < self.cfg.history_drop:
                 keep = int(self.rng.integers(1, len(levels)))  # drop the older levels
                 levels = [(lat, age, mask if j < keep else torch.zeros_like(mask)) for j, (lat, age, mask) in enumerate(levels)]
             histories.append(levels)
             targets.append(clip[k])
-            text = world.caption(scene, self.rng)
             captions.append("" if self.rng.random() < self.cfg.text_dropout else text)
-        levels = [tuple(torch.cat([hst[j][m] for hst in histories]) for m in range(3)) for j in range(len(self.tp.levels))]
+        levels = cat_levels(histories)
         sigma_c = torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, batch)).float()
         levels = [((1 - sigma_c[:, None, None, None, None]) * lat + sigma_c[:, None, None, None, None] * torch.randn_like(lat),
                    ages, mask) for lat, ages, mask in levels]
         return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions)
+
+
+def cat_levels(histories):
+    """Per-example histories (each a list of levels) as one batch."""
+    return [tuple(torch.cat([hst[j][m] for hst in histories]) for m in range(3)) for j in range(len(histories[0]))]
+
+
+def own_sampler(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, tp: pyramid.TemporalPyramid,
+                device: torch.device):
+    """What Batcher's rollout calls: the sampler's algorithm (history corrupted with sigma_c as at
+    sampling time, no guidance: the cheaper pass) on fresh random noise."""
+    tokenizer = default_tokenizer()
+
+    @torch.no_grad()
+    def sample(levels, captions: list[str]) -> torch.Tensor:
+        s = tp.noise
+        levels = [((1 - s) * lat + s * torch.randn_like(lat) * mask[..., None, None, None], ages, mask)
+                  for lat, ages, mask in (tuple(t.to(device) for t in lvl) for lvl in levels)]
+        b = levels[0][0].shape[0]
+        x = denoise(dit, sp, levels, tp.noise, text(tokenizer.batch(captions).to(device)), 1.0,
+                    lambda stage, shape: torch.randn((b,) + shape, device=device))
+        return x.cpu()
+    return sample
 
 
 def foreground_weights(clean: torch.Tensor, strength: float) -> torch.Tensor:
@@ -138,7 +182,8 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
     edits_path = os.path.join(out, "edits.pt")
     edits = load(edits_path) if cfg.edit_share > 0 and os.path.exists(edits_path) else None
-    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits)
+    rollout = own_sampler(ema_text, ema_dit, sp, tp, device) if cfg.rollout_share > 0 else None
+    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
     n_params = sum(p.numel() for p in params)
     n_edits = len(edits["switch"]) if edits else 0

@@ -35,6 +35,14 @@ class GeneratorTest(unittest.TestCase):
         torch.testing.assert_close(edited[:2], base[:2])
         self.assertFalse(torch.allclose(edited[2:], base[2:]))
 
+    def test_guidance_one_skips_the_unconditional_pass_with_the_same_result(self):
+        prompt = [(0, "a big green square on a black background")]
+        plain = Generator(self.gen.tokenizer, self.gen.text_encoder, self.gen.dit, self.gen.decoder,
+                          self.gen.spatial, self.gen.temporal, guidance=1.0)
+        barely = Generator(self.gen.tokenizer, self.gen.text_encoder, self.gen.dit, self.gen.decoder,
+                           self.gen.spatial, self.gen.temporal, guidance=1.0 + 1e-9)
+        torch.testing.assert_close(plain.generate(prompt, 3, 5)[0], barely.generate(prompt, 3, 5)[0], atol=1e-5, rtol=1e-5)
+
 
 if __name__ == "__main__":
     unittest.main()

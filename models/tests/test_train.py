@@ -1,4 +1,5 @@
 """Training examples (the piecewise flow targets, the foreground loss weights) and a smoke run of every phase, export and evaluation."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -6,12 +7,14 @@ import sys
 import tempfile
 import unittest
 
+import numpy as np
 import torch
 
 import export_onnx
 from livegen import pyramid, world
+from livegen.config import PRESETS
 from train import pixel_foreground_weights
-from livegen.train_denoiser import foreground_weights, stage_examples
+from livegen.train_denoiser import Batcher, foreground_weights, stage_examples
 
 
 class TrainingExamplesTest(unittest.TestCase):
@@ -34,6 +37,33 @@ class TrainingExamplesTest(unittest.TestCase):
             self.assertTrue(((sigma <= sp.starts[k] + 1e-6) & (sigma >= sp.ends[k] - 1e-6)).all())
             self.assertEqual(target.shape, x.shape)
             self.assertEqual(weight.shape, (3, 1) + x.shape[-2:])
+
+    def test_rollout_examples_take_the_models_own_sample_of_the_frame_before_the_target(self):
+        tp = pyramid.TemporalPyramid()
+        latents = torch.arange(10.0)[None, :, None, None, None].expand(6, 10, 4, 8, 8).clone()  # frame j holds j
+        rng = np.random.default_rng(0)
+        scenes = [dataclasses.asdict(world.sample_scene(rng)) for _ in range(6)]
+        cfg = dataclasses.replace(PRESETS["smoke"], rollout_share=1.0, history_noise_max=0.0, history_drop=0.0, edit_share=0.0)
+        calls = []
+
+        def rollout(levels, captions):
+            calls.append((levels, captions))
+            return torch.full((len(captions), 4, 8, 8), -5.0)
+
+        levels, _, targets, _ = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
+        newest, _, mask = levels[0]
+        has_past = mask[:, 0] == 1
+        target = targets[:, 0, 0, 0]
+        self.assertTrue(torch.equal(has_past, target > 0))  # first frames (empty history) take no rollout
+        self.assertTrue((newest[has_past] == -5.0).all())
+        self.assertEqual(len(calls), 1)
+        given, captions = calls[0]
+        self.assertEqual(len(captions), int(has_past.sum()))
+        # the rollout sees the history of the frame before the target: its newest slot is frame k - 2
+        seen_newest, _, seen_mask = given[0]
+        expected = target[has_past] - 2
+        self.assertTrue(torch.equal(seen_mask[:, 0] == 1, expected >= 0))
+        self.assertTrue(torch.equal(seen_newest[seen_mask[:, 0] == 1][:, 0, 0, 0, 0], expected[expected >= 0]))
 
     def test_pixel_weights_single_out_objects_on_a_shaded_background(self):
         scene = world.Scene("blue", (world.ObjectSpec("square", "small", "red", "still"),), shading=0.12,
