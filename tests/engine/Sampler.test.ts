@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { loadModelDescription } from '../../server/src/engine/ModelManifest.ts';
 import { InferenceClient } from '../../server/src/engine/InferenceClient.ts';
 import { HistoryPyramid } from '../../server/src/engine/HistoryPyramid.ts';
+import { Sampler, type Feeds, type GraphRunner, type TensorData } from '../../server/src/engine/Sampler.ts';
 
 const MODEL_DIR = process.env['LIVEGEN_TEST_MODEL'] ?? path.resolve(import.meta.dirname, '../../models/default');
 
@@ -36,4 +37,44 @@ test('the TypeScript sampler in the worker gives the PyTorch reference latents, 
     history.push(want.slice(k * per, (k + 1) * per)); // continue from the reference, so errors do not compound
     cache = r.nextCache;
   }
+});
+
+test('at guidance 1 the sampler skips the unconditional half and gives what the full guided formula gives', async (t) => {
+  const { manifest } = await loadModelDescription(MODEL_DIR);
+  const open = (guidance: number) => InferenceClient.open({ modelDir: MODEL_DIR, executionProvider: 'cpu', threads: 2, guidance });
+  const [plain, guided] = await Promise.all([open(1), open(1 + 1e-6)]);
+  t.after(() => Promise.all([plain.close(), guided.close()]));
+  const { channels, height, width } = manifest.latent;
+  const job = () => ({ seed: 3, frame: 0, prompt: 'a small red square moving left on a blue background',
+    history: new HistoryPyramid(manifest).levels(), cache: new Float32Array(channels * height * width) });
+  const a = await plain.sample(job());
+  const b = await guided.sample(job());
+  let worst = 0;
+  for (let i = 0; i < a.latent.length; i++) worst = Math.max(worst, Math.abs((a.latent[i] ?? 0) - (b.latent[i] ?? 0)));
+  assert.ok(worst < 1e-3, `max abs difference ${worst}`);
+});
+
+test('at guidance 1 every step graph runs on the conditional half alone (batch 1)', async () => {
+  const { manifest } = await loadModelDescription(MODEL_DIR);
+  const zeros = (dims: number[]): TensorData => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
+  const stepBatches: number[][] = [];
+  const runner: GraphRunner = {
+    run: async (graph, feeds): Promise<Feeds> => {
+      if (graph === 'textEncoder') return { text: zeros([2, manifest.tokenizer.maxTokens, 4]), text_mask: zeros([2, manifest.tokenizer.maxTokens]) };
+      if (graph === 'history') return { history_k: zeros([1, 1, 1, 1, 1]), history_v: zeros([1, 1, 1, 1, 1]), history_bias: zeros([1, 1, 1, 1]) };
+      if (graph === 'step') {
+        const batchOf = (name: string, axis = 0) => feeds[name]?.dims[axis] ?? -1;
+        stepBatches.push([batchOf('latent'), batchOf('sigma'), batchOf('text'), batchOf('text_mask'),
+          batchOf('history_k', 1), batchOf('history_v', 1), batchOf('history_bias')]);
+        return { velocity: zeros(feeds['latent']?.dims ?? []) };
+      }
+      return { frames: { type: 'uint8', dims: [1], data: new Uint8Array(1) }, next_cache: zeros([1]) };
+    },
+  };
+  const { channels, height, width } = manifest.latent;
+  const job = { seed: 1, frame: 0, prompt: 'a red circle', history: new HistoryPyramid(manifest).levels(), cache: new Float32Array(channels * height * width) };
+  await new Sampler(manifest, runner, 1).sample(job);
+  await new Sampler(manifest, runner, 3).sample(job);
+  const steps = manifest.spatialPyramid.stages.reduce((n, s) => n + s.steps, 0);
+  assert.deepEqual(stepBatches, [...Array(steps).fill([1, 1, 1, 1, 1, 1, 1]), ...Array(steps).fill([2, 2, 2, 2, 2, 2, 2])]);
 });

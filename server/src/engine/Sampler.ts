@@ -52,6 +52,12 @@ function output(feeds: Feeds, name: string): TensorData {
   return t;
 }
 
+/** The first row of a batch-of-2 tensor: the conditional half of a text embedding or its mask. */
+function firstRow(t: TensorData): TensorData {
+  const [rows = 1, ...rest] = t.dims;
+  return { ...t, dims: [1, ...rest], data: t.data.subarray(0, t.data.length / rows) } as TensorData;
+}
+
 /**
  * The spatial-pyramid flow sampler with its bounded temporal-pyramid history, exactly as
  * docs/model-format.md ("Sampling one latent frame") and models/livegen/sampler.py define it.
@@ -129,9 +135,16 @@ export class Sampler {
     const k = output(ctx, 'history_k');
     const v = output(ctx, 'history_v');
     const bias = output(ctx, 'history_bias');
-    const k2 = repeatTwice(k.data as Float32Array, k.dims, 1);
-    const v2 = repeatTwice(v.data as Float32Array, v.dims, 1);
-    const b2 = repeatTwice(bias.data as Float32Array, bias.dims, 0);
+    // At guidance 1, v_uncond + 1 (v_cond - v_uncond) is v_cond: the unconditional half is skipped.
+    const guided = this.#guidance !== 1;
+    const batch = guided ? 2 : 1;
+    const pairOf = (t: TensorData, axis: number) =>
+      guided ? repeatTwice(t.data as Float32Array, t.dims, axis) : { data: t.data as Float32Array, dims: t.dims };
+    const hk = pairOf(k, 1);
+    const hv = pairOf(v, 1);
+    const hb = pairOf(bias, 0);
+    const stepText = guided ? text : firstRow(text);
+    const stepMask = guided ? mask : firstRow(mask);
     const t2 = performance.now();
 
     const stages = m.spatialPyramid.stages;
@@ -156,24 +169,24 @@ export class Sampler {
       for (let i = 0; i < n; i++) {
         const sigma = stage.sigmaStart + ((stage.sigmaEnd - stage.sigmaStart) * i) / n;
         if (job.reencodeHistory) await this.#runner.run('history', historyFeeds);
-        const pair = new Float32Array(2 * x.length);
-        pair.set(x);
-        pair.set(x, x.length);
+        const latent = new Float32Array(batch * x.length);
+        latent.set(x);
+        if (guided) latent.set(x, x.length);
         const out = await this.#runner.run('step', {
-          latent: float([2, c, h, w], pair),
-          sigma: float([2], Float32Array.of(sigma, sigma)),
-          text,
-          text_mask: mask,
-          history_k: float(k2.dims, k2.data),
-          history_v: float(v2.dims, v2.data),
-          history_bias: float(b2.dims, b2.data),
+          latent: float([batch, c, h, w], latent),
+          sigma: float([batch], new Float32Array(batch).fill(sigma)),
+          text: stepText,
+          text_mask: stepMask,
+          history_k: float(hk.dims, hk.data),
+          history_v: float(hv.dims, hv.data),
+          history_bias: float(hb.dims, hb.data),
         });
         const vel = output(out, 'velocity').data as Float32Array;
         const len = x.length;
         const next = new Float32Array(len);
         for (let j = 0; j < len; j++) {
           const cond = vel[j] ?? 0;
-          const uncond = vel[len + j] ?? 0;
+          const uncond = guided ? (vel[len + j] ?? 0) : cond;
           next[j] = (x[j] ?? 0) + (uncond + this.#guidance * (cond - uncond)) / n;
         }
         x = next;
