@@ -109,8 +109,9 @@ class Fixtures:
                        "tokenizer": [{"text": t, "ids": tokenizer.encode(t)} for t in texts]}, f, indent=1)
 
 
-def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyramid.TemporalPyramid) -> dict:
+def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyramid.TemporalPyramid, guidance: float) -> dict:
     """Multiply-adds x 2 of the matrix work per latent frame, counted from the shapes."""
+    halves = 1 if guidance == 1 else 2  # guidance batches cond + uncond; at 1 the sampler runs cond alone
     c = dit.cfg
     d, L, p = c.width, c.depth, c.patch
     text_tokens = 32
@@ -118,8 +119,8 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
     per_token = L * (12 * d * d)  # qkv, proj and MLP multiply-adds per token
     history = hist * (per_token + L * 2 * hist * d)
     step_tokens = [(c.latent_size // sp.factor(k) // p) ** 2 for k in range(sp.stages)]
-    steps = sum(n * 2 * (t * (per_token + L * 2 * (text_tokens + hist + t) * d) + text_tokens * L * 2 * d * d)
-                for n, t in zip(sp.steps, step_tokens))  # x2: guidance batches cond + uncond
+    steps = sum(n * halves * (t * (per_token + L * 2 * (text_tokens + hist + t) * d) + text_tokens * L * 2 * d * d)
+                for n, t in zip(sp.steps, step_tokens))
     dec = vae.decoder
     s = c.latent_size
     decoder = (s * s * (dec.inp.weight.numel() + 2 * dec.block1.conv1.weight.numel())
@@ -249,7 +250,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "rng": {"algorithm": "hash32-box-muller", "streamsPerLatentFrame": 16, "stageNoise": 0, "historyNoise": 8},
         "graphs": {"textEncoder": "text_encoder.onnx", "history": "denoiser_history.onnx",
                    "step": "denoiser_step.onnx", "vaeDecoder": "vae_decoder.onnx"},
-        "gflop": {k: round(v, 3) for k, v in gflop(dit, vae, sp, tp).items()},
+        "gflop": {k: round(v, 3) for k, v in gflop(dit, vae, sp, tp, GUIDANCE).items()},
         "parameters": {"textEncoder": sum(p.numel() for p in text.parameters()),
                        "denoiser": sum(p.numel() for p in dit.parameters()),
                        "vaeDecoder": sum(p.numel() for p in vae.decoder.parameters())},

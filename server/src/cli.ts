@@ -60,6 +60,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'bench-model': async () => (await import('./commands/model.ts')).benchModelCommand,
 };
 
+/** One command's block of USAGE, from its name to the next command's. */
+export function commandUsage(command: string): string {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((line) => line.startsWith(`  ${command} `));
+  const end = lines.findIndex((line, i) => i > start && /^ {2}\S/.test(line));
+  return lines.slice(start, end).join('\n').slice(2);
+}
+
 /** Runs one command; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -68,6 +76,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const load = COMMANDS[command];
+  if (load && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(`usage: livegen ${commandUsage(command)}`);
+    return 0;
+  }
   if (!load) {
     console.error(`livegen: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;

@@ -13,6 +13,8 @@ export interface GraphBenchResult {
   cpu: string;
   runs: number;
   ms: { textEncoder: number; history: number; steps: number[]; vaeDecoder: number };
+  /** Rows of each step graph run: 2 with guidance (cond, uncond), 1 at guidance 1. */
+  stepBatch: number;
   latentFrameMs: number;
   videoFps: number;
   realTimeFactor: number;
@@ -29,6 +31,13 @@ function filled(dims: number[], value: number): ort.Tensor {
   return new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value), dims);
 }
 
+/** The conditional row of the text encoder's (cond, uncond) output. */
+function firstRow(t: ort.Tensor): ort.Tensor {
+  const [rows = 1, ...rest] = t.dims;
+  const data = t.data as Float32Array;
+  return new ort.Tensor('float32', data.subarray(0, data.length / rows), [1, ...rest]);
+}
+
 async function median(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, runs: number): Promise<number> {
   for (let i = 0; i < 3; i++) await session.run(feeds);
   const times: number[] = [];
@@ -43,7 +52,8 @@ async function median(session: ort.InferenceSession, feeds: Record<string, ort.T
 
 /**
  * Times every graph of a model on realistic inputs, one latent frame's worth: the history pass
- * once, each stage's steps with guidance (batch 2), the decoder once. The text encoder runs only
+ * once, each stage's steps as the engine runs them (batch 2 for guidance, 1 at guidance 1), the
+ * decoder once. The text encoder runs only
  * when the prompt changes, so it is reported but not counted per frame.
  */
 export async function benchGraphs(dir: string, threads: number, runs: number): Promise<GraphBenchResult> {
@@ -71,22 +81,28 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
   });
   const historyMs = await median(history, historyFeeds, runs);
   const ctx = await history.run(historyFeeds);
-  const twice = (t: ort.Tensor | undefined, axis: number): ort.Tensor => {
-    if (!t) throw new Error('history graph output missing');
+  const batch = m.guidance.scale === 1 ? 1 : 2;
+  const perStep = (t: ort.Tensor | undefined, axis: number): ort.Tensor => {
+    if (!t) throw new Error('graph output missing');
+    if (batch === 1) return t;
     const r = repeatTwice(t.data as Float32Array, t.dims, axis);
     return new ort.Tensor('float32', r.data, r.dims);
   };
+  const textRow = (t: ort.Tensor | undefined): ort.Tensor => {
+    if (!t) throw new Error('text encoder output missing');
+    return batch === 1 ? firstRow(t) : t;
+  };
   const stepFeedsBase = {
-    sigma: filled([2], 0.5),
-    text: textOut['text'] as ort.Tensor,
-    text_mask: textOut['text_mask'] as ort.Tensor,
-    history_k: twice(ctx['history_k'], 1),
-    history_v: twice(ctx['history_v'], 1),
-    history_bias: twice(ctx['history_bias'], 0),
+    sigma: filled([batch], 0.5),
+    text: textRow(textOut['text']),
+    text_mask: textRow(textOut['text_mask']),
+    history_k: perStep(ctx['history_k'], 1),
+    history_v: perStep(ctx['history_v'], 1),
+    history_bias: perStep(ctx['history_bias'], 0),
   };
   const stepMs: number[] = [];
   for (const stage of m.spatialPyramid.stages) {
-    const latent = float([2, c, height * stage.scale, width * stage.scale], 7);
+    const latent = float([batch, c, height * stage.scale, width * stage.scale], 7);
     stepMs.push(await median(step, { ...stepFeedsBase, latent }, runs));
   }
   const decoderMs = await median(decoder, { latent: float([1, c, height, width], 9), cache: filled([1, c, height, width], 0) }, runs);
@@ -101,6 +117,7 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
     cpu: os.cpus()[0]?.model ?? 'unknown',
     runs,
     ms: { textEncoder: textMs, history: historyMs, steps: stepMs, vaeDecoder: decoderMs },
+    stepBatch: batch,
     latentFrameMs,
     videoFps,
     realTimeFactor: videoFps / m.video.fps,
@@ -129,7 +146,7 @@ export async function runGraphBench(dir: string, threads: number, runs: number, 
   console.log(`graph medians on ${threads} thread(s), ${r.cpu}:
   text encoder   ${f(r.ms.textEncoder)} ms (per prompt change)
   history pass   ${f(r.ms.history)} ms
-  step           ${r.ms.steps.map(f).join(' / ')} ms per stage (batch 2: guidance)
+  step           ${r.ms.steps.map(f).join(' / ')} ms per stage (batch ${r.stepBatch}: ${r.stepBatch === 2 ? 'guidance' : 'no unconditional half at guidance 1'})
   vae decoder    ${f(r.ms.vaeDecoder)} ms
   latent frame   ${f(r.latentFrameMs)} ms -> ${f(r.videoFps)} video fps, real-time factor ${r.realTimeFactor.toFixed(2)}
   compute        ${r.gflopPerVideoFrame.toFixed(2)} GFLOP per video frame, ${f(r.achievedGflops)} GFLOP/s achieved`);
