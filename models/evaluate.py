@@ -155,6 +155,15 @@ def main(args: argparse.Namespace) -> None:
             results["ablationOneFrameHistory"] = mean_report(
                 [analyze.analyze_clip(to_hwc(frames), p)[0] for (_, p), frames in zip(cut_prompts, cut)])
             results["ablationFullModelSamePrompts"] = mean_report(reports[: len(cut_prompts)])
+        if args.ablation_prompts and args.guidance_ablation:
+            # The shipped guidance against others on the split's first prompts, same seeds.
+            n = min(args.ablation_prompts, len(prompts))
+            by_weight = {f"{args.guidance:g}": mean_report(reports[:n])}
+            for w in args.guidance_ablation:
+                other = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=w)
+                _, cut = other.generate_many([[(0, p)] for _, p in prompts[:n]], n_latent, seeds[:n], progress(f"{split} guidance {w:g}"))
+                by_weight[f"{w:g}"] = mean_report([analyze.analyze_clip(to_hwc(frames), p)[0] for (_, p), frames in zip(prompts[:n], cut)])
+            results[split]["byGuidance"] = by_weight
 
     edits, sheet = [], []
     rng = np.random.default_rng(13)
@@ -206,6 +215,8 @@ if __name__ == "__main__":
     parser.add_argument("--prompts", type=int, default=8, help="prompts per split")
     parser.add_argument("--ablation-prompts", type=int, default=4)
     parser.add_argument("--edit-prompts", type=int, default=6)
+    parser.add_argument("--guidance-ablation", type=float, nargs="*", default=[3.0],
+                        help="other guidance weights to compare on the first --ablation-prompts prompts of each split")
     parser.add_argument("--long-prompts", type=int, default=2)
     parser.add_argument("--long-seconds", type=float, default=60.0)
     parser.add_argument("--gifs", help="also write GIFs of some clips to this directory")

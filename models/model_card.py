@@ -54,6 +54,9 @@ def adherence_table(q: dict) -> str:
     if "ablationOneFrameHistory" in q:
         rows += [("ablation: same prompts, full model", q["ablationFullModelSamePrompts"]),
                  ("ablation: history cut to the newest frame", q["ablationOneFrameHistory"])]
+    for split, name in (("seen", "seen"), ("heldout", "held-out")):
+        for w, report in q[split].get("byGuidance", {}).items():
+            rows.append((f"ablation: {name}, same prompts, guidance {w}", report))
     rows += [(f"{q['longHorizon']['seconds']:.0f} s rollout, first 10 s", q["longHorizon"]["first10s"]),
              (f"{q['longHorizon']['seconds']:.0f} s rollout, last 10 s", q["longHorizon"]["last10s"])]
     out = ["| frames of | clips | frames | **pass** | coherent | background | object once | shape | size | motion | no stray blobs |",
@@ -107,6 +110,10 @@ def main(args: argparse.Namespace) -> None:
     edit_clips = cfg.get("edit_clips", 0) if has_edits else 0
     edit_share = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."
                   if has_edits else "")
+    if cfg.get("rollout_share", 0) > 0:
+        edit_share += (f" In {100 * cfg['rollout_share']:.0f}% of the examples that have a past, the newest history frame "
+                       "is the model's own sample of it (its EMA weights, no guidance), so that it learns to continue "
+                       "from frames of its own.")
     seen = q["seen"]
     if seen["passed"] >= 0.5:
         status = f"On seen prompts {pct(seen['passed'])} of frames pass the full check below."

@@ -95,6 +95,7 @@ class TrainingRunTest(unittest.TestCase):
                 quality = json.load(f)
             self.assertEqual(quality["seen"]["frames"], 2 * 16)
             self.assertEqual(quality["ablationOneFrameHistory"]["clips"], 1)
+            self.assertEqual(set(quality["heldout"]["byGuidance"]), {f"{export_onnx.GUIDANCE:g}", "3"})
             self.assertEqual(len(quality["steering"]["edits"]), 2)
             self.assertEqual(quality["longHorizon"]["last10s"]["frames"], 160)
             for sheet in ("seen.png", "heldout.png", "edit.png", "long.png"):
