@@ -26,7 +26,7 @@ from .text import TextEncoder, Tokenizer
 from .vae import StreamingDecoder
 
 Schedule = list[tuple[int, str]]  # (first latent frame a prompt governs, prompt), sorted
-GUIDANCE = 3.0  # the classifier-free guidance weight the default model ships with (manifest guidance.scale)
+GUIDANCE = 1.0  # the default model's guidance weight (manifest guidance.scale): at 1 no unconditional pass; 1-1.5 beat 3 (docs/QUALITY.md)
 
 
 @dataclass
