@@ -52,11 +52,12 @@ def adherence_table(q: dict) -> str:
         rows += [("seen prompts, renderer through the autoencoder", q["seen"]["autoencoder"]),
                  ("held-out prompts, renderer through the autoencoder", q["heldout"]["autoencoder"])]
     if "ablationOneFrameHistory" in q:
-        rows += [("ablation: same prompts, full model", q["ablationFullModelSamePrompts"]),
+        rows += [(f"ablation: seen, same prompts, full model (guidance {q['guidance']:g})", q["ablationFullModelSamePrompts"]),
                  ("ablation: history cut to the newest frame", q["ablationOneFrameHistory"])]
     for split, name in (("seen", "seen"), ("heldout", "held-out")):
         for w, report in q[split].get("byGuidance", {}).items():
-            rows.append((f"ablation: {name}, same prompts, guidance {w}", report))
+            if not (split == "seen" and w == f"{q['guidance']:g}" and "ablationFullModelSamePrompts" in q):  # that row is above
+                rows.append((f"ablation: {name}, same prompts, guidance {w}", report))
     rows += [(f"{q['longHorizon']['seconds']:.0f} s rollout, first 10 s", q["longHorizon"]["first10s"]),
              (f"{q['longHorizon']['seconds']:.0f} s rollout, last 10 s", q["longHorizon"]["last10s"])]
     out = ["| frames of | clips | frames | **pass** | coherent | background | object once | shape | size | motion | no stray blobs |",
