@@ -17,13 +17,12 @@ the stream runs.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from . import rng
 
 
 @dataclass
@@ -123,11 +122,11 @@ def noise_stream(frame: int, purpose: int) -> int:
     return frame * 16 + purpose
 
 
-def corrupt_history(levels, sigma: float, seeds: Sequence[int], frame: int):
-    """History as the sampler feeds it: (1 - sigma) x + sigma n, n drawn from the seeded generator
-    (one seed per clip of the batch)."""
+def corrupt_history(levels, sigma: float, noise: Callable[[int, tuple[int, ...]], torch.Tensor]):
+    """History as the sampler feeds it: (1 - sigma) x + sigma n in filled slots, where
+    noise(level, shape) gives n for that level, (B,) + shape."""
     out = []
     for i, (lat, ages, mask) in enumerate(levels):
-        n = rng.gaussian_rows(seeds, noise_stream(frame, 8 + i), tuple(lat.shape[1:]))
+        n = noise(i, tuple(lat.shape[1:]))
         out.append(((1 - sigma) * lat + sigma * n * mask[..., None, None, None], ages, mask))
     return out

@@ -26,7 +26,7 @@ from .text import TextEncoder, Tokenizer
 from .vae import StreamingDecoder
 
 Schedule = list[tuple[int, str]]  # (first latent frame a prompt governs, prompt), sorted
-GUIDANCE = 1.0  # the default model's guidance weight (manifest guidance.scale): at 1 no unconditional pass; 1-1.5 beat 3 (docs/QUALITY.md)
+GUIDANCE = 1.0  # the default model's guidance weight (manifest guidance.scale): at 1 no unconditional pass; 1-1.5 beat 3 (the model card's guidance ablation)
 
 
 @dataclass
@@ -62,7 +62,8 @@ class Generator:
             levels = pyramid.history_levels(past, self.temporal)
         else:
             levels = pyramid.empty_history(self.temporal, b, cfg.latent_channels, cfg.latent_size)
-        levels = pyramid.corrupt_history(levels, self.temporal.noise, seeds, frame)
+        levels = pyramid.corrupt_history(
+            levels, self.temporal.noise, lambda level, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, 8 + level), shape))
         return denoise(self.dit, self.spatial, levels, self.temporal.noise, text, self.guidance,
                        lambda stage, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, stage), shape))
 

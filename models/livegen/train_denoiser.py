@@ -127,12 +127,10 @@ def own_sampler(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, 
 
     @torch.no_grad()
     def sample(levels, captions: list[str]) -> torch.Tensor:
-        s = tp.noise
-        levels = [((1 - s) * lat + s * torch.randn_like(lat) * mask[..., None, None, None], ages, mask)
-                  for lat, ages, mask in (tuple(t.to(device) for t in lvl) for lvl in levels)]
-        b = levels[0][0].shape[0]
-        x = denoise(dit, sp, levels, tp.noise, text(tokenizer.batch(captions).to(device)), 1.0,
-                    lambda stage, shape: torch.randn((b,) + shape, device=device))
+        def fresh(_, shape: tuple[int, ...]) -> torch.Tensor:
+            return torch.randn((len(captions),) + shape, device=device)
+        levels = pyramid.corrupt_history([tuple(t.to(device) for t in lvl) for lvl in levels], tp.noise, fresh)
+        x = denoise(dit, sp, levels, tp.noise, text(tokenizer.batch(captions).to(device)), 1.0, fresh)
         return x.cpu()
     return sample
 

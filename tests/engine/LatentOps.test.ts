@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { avgPool, blockNoise, repeatTwice, upsample2 } from '../../server/src/engine/LatentOps.ts';
+import { avgPool, blockNoise, firstRow, repeatTwice, upsample2 } from '../../server/src/engine/LatentOps.ts';
 import { gaussian } from '../../server/src/engine/noise.ts';
 
 test('avgPool takes block means and upsample2 repeats each value in a 2x2 block', () => {
@@ -22,4 +22,10 @@ test('repeatTwice doubles the chosen axis', () => {
   const r = repeatTwice(Float32Array.of(1, 2, 3, 4), [2, 1, 2], 1);
   assert.deepEqual(r.dims, [2, 2, 2]);
   assert.deepEqual([...r.data], [1, 2, 1, 2, 3, 4, 3, 4]);
+});
+
+test('firstRow keeps the first row of the batch axis', () => {
+  const r = firstRow(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3]);
+  assert.deepEqual(r.dims, [1, 3]);
+  assert.deepEqual([...r.data], [1, 2, 3]);
 });

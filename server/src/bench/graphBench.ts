@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { loadModelDescription, type ModelDescription } from '../engine/ModelManifest.ts';
 import { gaussian } from '../engine/noise.ts';
-import { repeatTwice } from '../engine/LatentOps.ts';
+import { firstRow, repeatTwice } from '../engine/LatentOps.ts';
+import { stepBatch } from '../engine/Sampler.ts';
 import { sessionOptions } from '../engine/sessionOptions.ts';
 
 /** Median milliseconds of each graph call and what they add up to per latent frame. */
@@ -31,13 +32,6 @@ function filled(dims: number[], value: number): ort.Tensor {
   return new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value), dims);
 }
 
-/** The conditional row of the text encoder's (cond, uncond) output. */
-function firstRow(t: ort.Tensor): ort.Tensor {
-  const [rows = 1, ...rest] = t.dims;
-  const data = t.data as Float32Array;
-  return new ort.Tensor('float32', data.subarray(0, data.length / rows), [1, ...rest]);
-}
-
 async function median(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, runs: number): Promise<number> {
   for (let i = 0; i < 3; i++) await session.run(feeds);
   const times: number[] = [];
@@ -53,8 +47,8 @@ async function median(session: ort.InferenceSession, feeds: Record<string, ort.T
 /**
  * Times every graph of a model on realistic inputs, one latent frame's worth: the history pass
  * once, each stage's steps as the engine runs them (batch 2 for guidance, 1 at guidance 1), the
- * decoder once. The text encoder runs only
- * when the prompt changes, so it is reported but not counted per frame.
+ * decoder once. The text encoder runs only when the prompt changes, so it is reported but not
+ * counted per frame.
  */
 export async function benchGraphs(dir: string, threads: number, runs: number): Promise<GraphBenchResult> {
   const model: ModelDescription = await loadModelDescription(dir);
@@ -81,7 +75,7 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
   });
   const historyMs = await median(history, historyFeeds, runs);
   const ctx = await history.run(historyFeeds);
-  const batch = m.guidance.scale === 1 ? 1 : 2;
+  const batch = stepBatch(m.guidance.scale);
   const perStep = (t: ort.Tensor | undefined, axis: number): ort.Tensor => {
     if (!t) throw new Error('graph output missing');
     if (batch === 1) return t;
@@ -90,7 +84,9 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
   };
   const textRow = (t: ort.Tensor | undefined): ort.Tensor => {
     if (!t) throw new Error('text encoder output missing');
-    return batch === 1 ? firstRow(t) : t;
+    if (batch === 2) return t;
+    const r = firstRow(t.data as Float32Array, t.dims);
+    return new ort.Tensor('float32', r.data, r.dims);
   };
   const stepFeedsBase = {
     sigma: filled([batch], 0.5),

@@ -48,6 +48,12 @@ export function blockNoise(z: Float32Array, c: number, h: number, w: number): Fl
   return out;
 }
 
+/** The first row of a batch (axis 0): the conditional half of guidance's (cond, uncond) pair. */
+export function firstRow(data: Float32Array, dims: readonly number[]): { data: Float32Array; dims: number[] } {
+  const [rows = 1, ...rest] = dims;
+  return { data: data.subarray(0, data.length / rows), dims: [1, ...rest] };
+}
+
 /** Two copies of a tensor stacked along `axis` of its dims: what guidance's batch of 2 needs. */
 export function repeatTwice(data: Float32Array, dims: readonly number[], axis: number): { data: Float32Array; dims: number[] } {
   const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);

@@ -1,7 +1,7 @@
 import type { GraphName, Manifest } from './ModelManifest.ts';
 import { Tokenizer } from './Tokenizer.ts';
 import { gaussian } from './noise.ts';
-import { blockNoise, repeatTwice, upsample2 } from './LatentOps.ts';
+import { blockNoise, firstRow, repeatTwice, upsample2 } from './LatentOps.ts';
 import type { HistoryLevel } from './HistoryPyramid.ts';
 
 /** A tensor crossing the ONNX boundary. */
@@ -52,10 +52,12 @@ function output(feeds: Feeds, name: string): TensorData {
   return t;
 }
 
-/** The first row of a batch-of-2 tensor: the conditional half of a text embedding or its mask. */
-function firstRow(t: TensorData): TensorData {
-  const [rows = 1, ...rest] = t.dims;
-  return { ...t, dims: [1, ...rest], data: t.data.subarray(0, t.data.length / rows) } as TensorData;
+/**
+ * Rows of each step graph run at a guidance weight: (cond, uncond), or at 1, where
+ * v_uncond + 1 (v_cond - v_uncond) is v_cond, the conditional half alone.
+ */
+export function stepBatch(guidance: number): 1 | 2 {
+  return guidance === 1 ? 1 : 2;
 }
 
 /**
@@ -135,16 +137,17 @@ export class Sampler {
     const k = output(ctx, 'history_k');
     const v = output(ctx, 'history_v');
     const bias = output(ctx, 'history_bias');
-    // At guidance 1, v_uncond + 1 (v_cond - v_uncond) is v_cond: the unconditional half is skipped.
-    const guided = this.#guidance !== 1;
-    const batch = guided ? 2 : 1;
-    const pairOf = (t: TensorData, axis: number) =>
+    const batch = stepBatch(this.#guidance);
+    const guided = batch === 2;
+    const perStep = (t: TensorData, axis: number) =>
       guided ? repeatTwice(t.data as Float32Array, t.dims, axis) : { data: t.data as Float32Array, dims: t.dims };
-    const hk = pairOf(k, 1);
-    const hv = pairOf(v, 1);
-    const hb = pairOf(bias, 0);
-    const stepText = guided ? text : firstRow(text);
-    const stepMask = guided ? mask : firstRow(mask);
+    const conditional = (t: TensorData): TensorData =>
+      guided ? t : { type: 'float32', ...firstRow(t.data as Float32Array, t.dims) };
+    const hk = perStep(k, 1);
+    const hv = perStep(v, 1);
+    const hb = perStep(bias, 0);
+    const stepText = conditional(text);
+    const stepMask = conditional(mask);
     const t2 = performance.now();
 
     const stages = m.spatialPyramid.stages;
