@@ -38,6 +38,7 @@ class TrainConfig:
     batch: int = 32
     lr: float = 5e-4
     warmup: int = 300
+    schedule_start: int = 0  # step where warmup and the cosine begin: set it to restart them when continuing a run
     text_dropout: float = 0.1  # prompt dropout for classifier-free guidance
     history_noise_max: float = 0.5  # history is corrupted with sigma ~ U(0, this): learn to recover
     history_drop: float = 0.15  # also drop older history levels at random

@@ -166,6 +166,14 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
     return out
 
 
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Warmup, then a cosine down to 5% of cfg.lr at cfg.steps; both start at cfg.schedule_start,
+    so a run continued for more steps can restart its schedule there."""
+    done = max(0, step - cfg.schedule_start)
+    span = max(1, cfg.steps - cfg.schedule_start)
+    return cfg.lr * min(1.0, (done + 1) / cfg.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done / span)))
+
+
 def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: float, vae: VideoVAE) -> None:
     path = os.path.join(out, "denoiser.pt")
     text, dit = build(cfg)
@@ -203,7 +211,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
             v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
             losses.append(((v - target) ** 2 * weight).mean())
         loss = sum(losses)
-        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
+        lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
         opt.zero_grad(set_to_none=True)

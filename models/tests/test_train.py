@@ -14,7 +14,7 @@ import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
 from train import pixel_foreground_weights
-from livegen.train_denoiser import Batcher, foreground_weights, stage_examples
+from livegen.train_denoiser import Batcher, foreground_weights, learning_rate, stage_examples
 
 
 class TrainingExamplesTest(unittest.TestCase):
@@ -26,6 +26,16 @@ class TrainingExamplesTest(unittest.TestCase):
         self.assertTrue(torch.allclose(w.mean(dim=(2, 3)), torch.ones(2, 1)))
         self.assertGreater(w[0, 0, 6, 6].item(), 5 * w[0, 0, 0, 0].item())
         self.assertTrue(torch.equal(foreground_weights(clean, 0.0), torch.ones(2, 1, 16, 16)))
+
+    def test_a_continued_run_restarts_warmup_and_cosine_at_schedule_start(self):
+        cfg = dataclasses.replace(PRESETS["cpu"], lr=1e-3, warmup=10, steps=1000)
+        self.assertAlmostEqual(learning_rate(cfg, 0), 1e-4)
+        self.assertAlmostEqual(learning_rate(cfg, 1000), 5e-5)
+        restarted = dataclasses.replace(cfg, steps=2000, schedule_start=1000)
+        self.assertAlmostEqual(learning_rate(restarted, 1000), 1e-4)  # warming up again
+        self.assertAlmostEqual(learning_rate(restarted, 1009), 1e-3, places=5)
+        self.assertAlmostEqual(learning_rate(restarted, 1500), learning_rate(cfg, 500))
+        self.assertAlmostEqual(learning_rate(restarted, 2000), 5e-5)
 
     def test_stage_targets_run_from_the_coarse_start_to_the_noisy_end(self):
         torch.manual_seed(0)
