@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 
-
 @dataclass
 class SpatialPyramid:
     ends: tuple[float, ...] = (0.667, 0.334, 0.0)  # stage end sigmas; Pyramid Flow's three stages

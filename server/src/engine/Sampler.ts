@@ -142,7 +142,7 @@ export class Sampler {
     const perStep = (t: TensorData, axis: number) =>
       guided ? repeatTwice(t.data as Float32Array, t.dims, axis) : { data: t.data as Float32Array, dims: t.dims };
     const conditional = (t: TensorData): TensorData =>
-      guided ? t : { type: 'float32', ...firstRow(t.data as Float32Array, t.dims) };
+      guided ? t : { ...t, ...firstRow(t.data as Float32Array, t.dims) };
     const hk = perStep(k, 1);
     const hv = perStep(v, 1);
     const hb = perStep(bias, 0);
