@@ -87,7 +87,7 @@ class TrainingExamplesTest(unittest.TestCase):
 
 
 class TrainingRunTest(unittest.TestCase):
-    def test_every_phase_runs_checkpoints_exports_and_evaluates_from_the_run(self):
+    def test_every_phase_runs_checkpoints_exports_evaluates_and_diagnoses_from_the_run(self):
         models = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         with tempfile.TemporaryDirectory() as out:
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", out],
@@ -110,6 +110,16 @@ class TrainingRunTest(unittest.TestCase):
             self.assertEqual(quality["longHorizon"]["last10s"]["frames"], 160)
             for sheet in ("seen.png", "heldout.png", "edit.png", "long.png"):
                 self.assertTrue(os.path.exists(os.path.join(card, sheet)), sheet)
+
+            diagnosis = os.path.join(out, "diagnosis.json")
+            subprocess.run([sys.executable, os.path.join(models, "diagnose.py"), "--run", out, "--clips", "2", "--frames", "0", "3",
+                            "--start-frames", "5", "--window", "2", "--json", diagnosis], check=True, capture_output=True, cwd=models)
+            with open(diagnosis) as f:
+                diagnosis = json.load(f)
+            self.assertEqual([row["frame"] for row in diagnosis["teacherForced"]], [0, 3])
+            self.assertIsNone(diagnosis["teacherForced"][0]["latentMse"]["copyPrevious"])  # a first frame has nothing to copy
+            self.assertGreater(diagnosis["teacherForced"][1]["latentMse"]["copyPrevious"], 0)
+            self.assertEqual([row["latentFrames"] for row in diagnosis["fromTrueStart"]], [[0, 2], [2, 4], [4, 5]])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,143 @@
+"""Where does a trained denoiser go wrong? A diagnosis on the run's own training clips.
+
+    /usr/bin/python3 models/diagnose.py --run runs/cpu --json diagnosis.json
+
+The quality check (evaluate.py) judges free-running clips, where every error compounds, so it
+cannot tell a bad first frame from a bad continuation. This command separates them:
+- teacher forcing: latent frame k of each clip is sampled from the clip's true history (the model
+  never sees a frame of its own), decoded and judged per frame as the quality check judges,
+  beside the true latent decoded the same way (the autoencoder's ceiling). Its latent error is
+  set against copying the previous latent, the baseline any continuation must beat;
+- from a true start: the same clips run free from their true first latent frame, judged in
+  windows, so a continuation that fades or drifts shows apart from a poor first frame.
+`--checkpoint` compares another denoiser checkpoint of the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+from export_onnx import load_run
+from livegen import analyze, world
+from livegen.pyramid import SpatialPyramid, TemporalPyramid
+from livegen.runlog import load
+from livegen.sampler import GUIDANCE, Generator
+from livegen.text import default_tokenizer
+from livegen.train_denoiser import scene_from_dict
+from livegen.vae import StreamingDecoder
+
+
+WINDOW_FIGURES = {"objectOnce": "objects_present", "shape": "shape", "size": "size", "noStray": "no_extra",
+                  "coherent": "coherent", "passed": "passed"}  # JSON name: analyze.ClipReport field
+
+
+def judge(frames: np.ndarray, scenes: list[world.Scene]) -> dict:
+    """Per-frame fractions for (B, T, H, W, 3) frames, clip b showing scenes[b]."""
+    objects, clean = [], []
+    for clip, scene in zip(frames, scenes):
+        for frame in clip:
+            r = analyze.analyze_frame(frame, scene.background, scene.objects)
+            objects += r.objects
+            clean.append(r.extra_regions == 0)
+    return {"objectOnce": float(np.mean([o["present"] for o in objects])),
+            "shape": float(np.mean([o["shape"] for o in objects])),
+            "size": float(np.mean([o["size"] for o in objects])),
+            "noStray": float(np.mean(clean))}
+
+
+def teacher_forced(gen: Generator, clips: torch.Tensor, scenes: list[world.Scene], text, seeds: list[int],
+                   frames: list[int]) -> list[dict]:
+    """clips (B, K, C, h, w) normalised latents."""
+    rows = []
+    for k in frames:
+        past = [clips[:, j] for j in range(max(0, k - gen.temporal.frames), k)]
+        sampled = gen.latent_frame(past, text, seeds, k)
+        cache = gen.decoder.vae.denormalize(clips[:, k - 1]) if k > 0 else torch.zeros_like(sampled)
+        model, _ = gen.decoder(sampled, cache)
+        true, _ = gen.decoder(clips[:, k], cache)
+        rows.append({
+            "frame": k,
+            "latentMse": {"model": float(((sampled - clips[:, k]) ** 2).mean()),
+                          "copyPrevious": float(((clips[:, k - 1] - clips[:, k]) ** 2).mean()) if k > 0 else None},
+            "model": judge(model.numpy(), scenes),
+            "autoencoder": judge(true.numpy(), scenes),
+        })
+    return rows
+
+
+def from_true_start(gen: Generator, clips: torch.Tensor, prompts: list[str], text, seeds: list[int], n_latent: int,
+                    window: int) -> list[dict]:
+    """Free-running clips whose first latent frame is the true one, judged per window of latent frames."""
+    past = [clips[:, 0]]
+    rgb, cache = gen.decoder(clips[:, 0], torch.zeros_like(clips[:, 0]))
+    video = [rgb]
+    for k in range(1, n_latent):
+        x = gen.latent_frame(past, text, seeds, k)
+        past = (past + [x])[-gen.temporal.frames:]
+        rgb, cache = gen.decoder(x, cache)
+        video.append(rgb)
+    frames = torch.cat(video, dim=1).numpy()  # (B, T, H, W, 3)
+    per_latent = frames.shape[1] // n_latent
+    rows = []
+    for lo in range(0, n_latent, window):
+        hi = min(n_latent, lo + window)
+        reports = [analyze.analyze_clip(clip[lo * per_latent:hi * per_latent], p)[0] for clip, p in zip(frames, prompts)]
+        rows.append({"latentFrames": [lo, hi], **{name: float(np.mean([getattr(r, field) for r in reports]))
+                                                  for name, field in WINDOW_FIGURES.items()}})
+    return rows
+
+
+def main(args: argparse.Namespace) -> None:
+    info, text_encoder, dit, vae = load_run(args.run)
+    step = info["steps"]
+    if args.checkpoint:
+        state = load(args.checkpoint)
+        text_encoder.load_state_dict(state["ema_text"])
+        dit.load_state_dict(state["ema_dit"])
+        step = state["step"]
+    dataset = load(os.path.join(args.run, "latents.pt"))
+    n_clips, n_latent = dataset["latents"].shape[:2]
+    index = np.linspace(0, n_clips - 1, args.clips).round().astype(int).tolist()
+    clips = dataset["latents"][index].float()
+    scenes = [scene_from_dict(dataset["scenes"][i]) for i in index]
+    prompts = [world.caption(s, np.random.default_rng(i)) for i, s in zip(index, scenes)]
+    seeds = [1000 + i for i in index]
+    frames = sorted({k for k in args.frames if 0 <= k < n_latent})
+    gen = Generator(default_tokenizer(), text_encoder, dit, StreamingDecoder(vae), SpatialPyramid(), TemporalPyramid(),
+                    guidance=args.guidance)
+    text = gen.text(prompts)
+    result = {
+        "run": args.run, "denoiserStep": step, "guidance": args.guidance, "clips": len(index),
+        "teacherForced": teacher_forced(gen, clips, scenes, text, seeds, frames),
+        "fromTrueStart": from_true_start(gen, clips, prompts, text, seeds, min(args.start_frames, n_latent), args.window),
+    }
+    for row in result["teacherForced"]:
+        copy = row["latentMse"]["copyPrevious"]
+        print(f"frame {row['frame']:2d}: latent MSE {row['latentMse']['model']:.3f}"
+              + (f" (copy {copy:.3f})" if copy is not None else "")
+              + "  model " + " ".join(f"{k} {100 * v:.1f}%" for k, v in row["model"].items())
+              + "  ceiling " + " ".join(f"{k} {100 * v:.1f}%" for k, v in row["autoencoder"].items()), flush=True)
+    for row in result["fromTrueStart"]:
+        lo, hi = row["latentFrames"]
+        print(f"from a true start, latent frames {lo}-{hi}: "
+              + " ".join(f"{k} {100 * v:.1f}%" for k, v in row.items() if k != "latentFrames"), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="runs/cpu")
+    parser.add_argument("--checkpoint", help="a denoiser checkpoint of the same run to diagnose instead of its last")
+    parser.add_argument("--guidance", type=float, default=GUIDANCE)
+    parser.add_argument("--clips", type=int, default=16, help="training clips, evenly spaced over the latent dataset")
+    parser.add_argument("--frames", type=int, nargs="+", default=[0, 1, 2, 4, 8], help="latent frames to sample teacher-forced")
+    parser.add_argument("--start-frames", type=int, default=12, help="latent frames of each clip run free from its true start")
+    parser.add_argument("--window", type=int, default=3, help="latent frames per judged window of those clips")
+    parser.add_argument("--json", help="write the figures here")
+    main(parser.parse_args())
