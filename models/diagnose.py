@@ -31,25 +31,21 @@ from livegen.train_denoiser import scene_from_dict
 from livegen.vae import StreamingDecoder
 
 
-WINDOW_FIGURES = {"objectOnce": "objects_present", "shape": "shape", "size": "size", "noStray": "no_extra",
-                  "coherent": "coherent", "passed": "passed"}  # JSON name: analyze.ClipReport field
+FIGURES = {"objectOnce": "objects_present", "shape": "shape", "size": "size", "noStray": "no_extra",
+           "coherent": "coherent", "passed": "passed"}  # JSON name: analyze.ClipReport field
 
 
-def judge(frames: np.ndarray, scenes: list[world.Scene]) -> dict:
-    """Per-frame fractions for (B, T, H, W, 3) frames, clip b showing scenes[b]."""
-    objects, clean = [], []
-    for clip, scene in zip(frames, scenes):
-        for frame in clip:
-            r = analyze.analyze_frame(frame, scene.background, scene.objects)
-            objects += r.objects
-            clean.append(r.extra_regions == 0)
-    return {"objectOnce": float(np.mean([o["present"] for o in objects])),
-            "shape": float(np.mean([o["shape"] for o in objects])),
-            "size": float(np.mean([o["size"] for o in objects])),
-            "noStray": float(np.mean(clean))}
+def scores(frames: np.ndarray, prompts: list[str]) -> dict:
+    """The quality check's fractions for (B, T, H, W, 3) frames, clip b captioned prompts[b], averaged over clips."""
+    reports = [analyze.analyze_clip(clip, p)[0] for clip, p in zip(frames, prompts)]
+    return {name: float(np.mean([getattr(r, field) for r in reports])) for name, field in FIGURES.items()}
 
 
-def teacher_forced(gen: Generator, clips: torch.Tensor, scenes: list[world.Scene], text, seeds: list[int],
+def percentages(figures: dict) -> str:
+    return " ".join(f"{k} {100 * v:.1f}%" for k, v in figures.items())
+
+
+def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text, seeds: list[int],
                    frames: list[int]) -> list[dict]:
     """clips (B, K, C, h, w) normalised latents."""
     rows = []
@@ -63,8 +59,8 @@ def teacher_forced(gen: Generator, clips: torch.Tensor, scenes: list[world.Scene
             "frame": k,
             "latentMse": {"model": float(((sampled - clips[:, k]) ** 2).mean()),
                           "copyPrevious": float(((clips[:, k - 1] - clips[:, k]) ** 2).mean()) if k > 0 else None},
-            "model": judge(model.numpy(), scenes),
-            "autoencoder": judge(true.numpy(), scenes),
+            "model": scores(model.numpy(), prompts),
+            "autoencoder": scores(true.numpy(), prompts),
         })
     return rows
 
@@ -85,9 +81,7 @@ def from_true_start(gen: Generator, clips: torch.Tensor, prompts: list[str], tex
     rows = []
     for lo in range(0, n_latent, window):
         hi = min(n_latent, lo + window)
-        reports = [analyze.analyze_clip(clip[lo * per_latent:hi * per_latent], p)[0] for clip, p in zip(frames, prompts)]
-        rows.append({"latentFrames": [lo, hi], **{name: float(np.mean([getattr(r, field) for r in reports]))
-                                                  for name, field in WINDOW_FIGURES.items()}})
+        rows.append({"latentFrames": [lo, hi], **scores(frames[:, lo * per_latent:hi * per_latent], prompts)})
     return rows
 
 
@@ -112,19 +106,17 @@ def main(args: argparse.Namespace) -> None:
     text = gen.text(prompts)
     result = {
         "run": args.run, "denoiserStep": step, "guidance": args.guidance, "clips": len(index),
-        "teacherForced": teacher_forced(gen, clips, scenes, text, seeds, frames),
+        "teacherForced": teacher_forced(gen, clips, prompts, text, seeds, frames),
         "fromTrueStart": from_true_start(gen, clips, prompts, text, seeds, min(args.start_frames, n_latent), args.window),
     }
     for row in result["teacherForced"]:
         copy = row["latentMse"]["copyPrevious"]
         print(f"frame {row['frame']:2d}: latent MSE {row['latentMse']['model']:.3f}"
               + (f" (copy {copy:.3f})" if copy is not None else "")
-              + "  model " + " ".join(f"{k} {100 * v:.1f}%" for k, v in row["model"].items())
-              + "  ceiling " + " ".join(f"{k} {100 * v:.1f}%" for k, v in row["autoencoder"].items()), flush=True)
+              + f"  model {percentages(row['model'])}  ceiling {percentages(row['autoencoder'])}", flush=True)
     for row in result["fromTrueStart"]:
-        lo, hi = row["latentFrames"]
-        print(f"from a true start, latent frames {lo}-{hi}: "
-              + " ".join(f"{k} {100 * v:.1f}%" for k, v in row.items() if k != "latentFrames"), flush=True)
+        (lo, hi), figures = row["latentFrames"], {k: v for k, v in row.items() if k != "latentFrames"}
+        print(f"from a true start, latent frames {lo}-{hi}: {percentages(figures)}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
