@@ -134,6 +134,10 @@ def main(args: argparse.Namespace) -> None:
     mot_log, mot_wall = read_log(os.path.join(args.run, "motion.log"))
     motion_row = (f"| motion (the decoder's velocity branch alone, against the renderer's true motion) | {mot_log[-1]['step']} | "
                   f"{cfg['motion_batch']} | {mot_wall / 60:.0f} min | {tail_mean(mot_log, 'loss'):.4f} (weighted squared error, (px/frame)²) |\n") if mot_log else ""
+    restarts = [f"{phase} phase continued from step {cfg[key]} with its learning-rate schedule restarted there ({key})"
+                for phase, key in (("denoiser", "schedule_start"), ("decoder", "decoder_schedule_start")) if cfg.get(key)]
+    continued = (" The " + "; the ".join(restarts) + "; the steps before ran under the run's earlier settings."
+                 if restarts else "")
     speed = ""
     if bench:
         speed = (f"\nMeasured in onnxruntime-node on {bench['threads']} threads ({bench['cpu']}): "
@@ -176,7 +180,7 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
   and {edit_clips} steering clips of {cfg.get('edit_frames', 0)} latent frames whose prompt changes (a new background
   colour, or a new colour or shape for one object, in place) at a latent frame from 3 to 8; {edit_share}
 - Hardware: {hardware}; PyTorch {machine['torch']}.
-- Command: `/usr/bin/python3 models/train.py --preset cpu --out runs/cpu {overrides}` (every phase in turn, resumable; `--phase` runs only some of them).
+- Command: `/usr/bin/python3 models/train.py --preset cpu --out {args.run} {overrides}` (every phase in turn, resumable; `--phase` runs only some of them).{continued}
 
 | phase | steps | batch | wall time | final loss (mean of last 10 logs) |
 |---|---|---|---|---|

@@ -180,10 +180,14 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
     pixels and an L1 loss on frame-to-frame change push towards keeping small shapes' corners and
     moving objects within a latent frame's video frames (the autoencoder phase held them still,
     then jumped); the velocity field that moves them learns the true motion in the motion phase
-    and, with `decoder_velocity_weight`, here too."""
+    and, with `decoder_velocity_weight`, here too; at weight 0 this phase leaves the branch as
+    the motion phase left it. A palette loss (`palette_error`) punishes the blended colours a
+    blurred edge leaves between two flat fills, which the quality check sees as stray regions and
+    rounded corners."""
     path = os.path.join(out, "decoder.pt")
     opt = torch.optim.AdamW(vae.decoder.parameters(), lr=cfg.decoder_lr, weight_decay=0.0)
     step = resume(path, device, opt, decoder=vae.decoder)
+    vae.decoder.velocity.requires_grad_(cfg.decoder_velocity_weight > 0)  # AdamW skips parameters without gradients
     if step >= cfg.decoder_steps:
         return
     heldout = world.load_heldout()
@@ -207,13 +211,16 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         # Frame-to-frame change is where a decoder that holds objects still inside a latent frame
         # is wrong on every frame rather than on a few edge pixels.
         loss = loss + cfg.decoder_motion_weight * ((recon.diff(dim=1) - video.diff(dim=1)).abs() * weight[:, 1:]).mean()
+        palette = palette_error(recon, video)
+        loss = loss + cfg.decoder_palette_weight * palette
         # The renderer knows the true motion, so the velocity field gets it as a direct target: the
         # photometric losses reach the warp only through edge pixels, and in 1000 steps on them
         # alone a velocity head learned nothing of the motion.
         if cfg.decoder_velocity_weight:
             motion = torch.cat([world.motion_field(s, cfg.decoder_clip, T, cfg.size, cfg.fps, t0) for s, t0 in zip(scenes, starts)])
             loss = loss + cfg.decoder_velocity_weight * velocity_error(velocity, motion.to(device), cfg.foreground_weight)
-        lr = cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.decoder_steps))
+        done = max(0, step - cfg.decoder_schedule_start)
+        lr = cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * done / max(1, cfg.decoder_steps - cfg.decoder_schedule_start)))
         for g in opt.param_groups:
             g["lr"] = lr
         opt.zero_grad(set_to_none=True)
@@ -222,7 +229,7 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         opt.step()
         step += 1
         if step % 20 == 0:
-            log.write(step, loss=loss.item(), psnr=psnr(recon.detach(), video), lr=lr)
+            log.write(step, loss=loss.item(), palette=palette.item(), psnr=psnr(recon.detach(), video), lr=lr)
         if step % cfg.checkpoint_every == 0:
             save(path, decoder=vae.decoder.state_dict(), opt=opt.state_dict(), step=step)
     save(path, decoder=vae.decoder.state_dict(), opt=opt.state_dict(), step=step)
@@ -275,6 +282,26 @@ def train_motion(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
     if step < cfg.motion_steps:
         print(f"motion: stopped at step {step} of {cfg.motion_steps} (time budget); run again to resume")
         sys.exit(0)
+
+
+PALETTE = torch.tensor([world.PALETTE[c] for c in world.COLORS], dtype=torch.float32)  # (10, 3) sRGB
+PALETTE_TEMPERATURE = 450.0  # in squared sRGB units: 15 units off its colour costs a pixel half a logit
+
+
+def palette_error(recon: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each decoded pixel's palette class, scored by squared distance to the
+    palette colours, against the true pixel's class. Only pixels that are a palette colour count
+    (flat fills, unshaded backgrounds); the L1 losses keep shaded backgrounds. A pixel costs next
+    to nothing while its own colour is clearly the nearest, leaving small colour errors to the L1
+    losses, and most where it comes nearer another colour: where a blurred edge blends two fills,
+    often into a third colour that the quality check counts as a stray region."""
+    palette = PALETTE.to(recon.device)
+    pixels = ((recon.clamp(-1.2, 1.2) + 1) * 127.5).movedim(-3, -1).reshape(-1, 3)
+    truth = torch.cdist(((video + 1) * 127.5).movedim(-3, -1).reshape(-1, 3), palette)  # (N, 10)
+    flat = (truth.min(dim=-1).values < 12).float()
+    logits = -torch.cdist(pixels, palette) ** 2 / PALETTE_TEMPERATURE
+    error = F.cross_entropy(logits, truth.argmin(dim=-1), reduction="none")
+    return (error * flat).sum() / flat.sum().clamp_min(1)
 
 
 def machine(device: torch.device) -> dict:

@@ -28,6 +28,8 @@ class TrainConfig:
     decoder_motion_weight: float = 4.0  # weight of the loss on frame-to-frame change
     decoder_velocity_weight: float = 0.1  # weight of the squared error (pixels per frame) of the velocity field against the true motion
     decoder_lr: float = 1e-4
+    decoder_schedule_start: int = 0  # step where the decoder's cosine begins: set it to restart the schedule when continuing
+    decoder_palette_weight: float = 0.2  # weight of the palette loss: a pixel of a flat fill must come out nearest its own palette colour
     # Motion phase: the decoder's velocity branch alone, on the true motion (cheap: no frames decoded)
     motion_steps: int = 400
     motion_batch: int = 16

@@ -13,7 +13,7 @@ import torch
 import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
-from train import pixel_foreground_weights
+from train import palette_error, pixel_foreground_weights
 from livegen.train_denoiser import Batcher, foreground_weights, learning_rate, stage_examples
 
 
@@ -84,6 +84,26 @@ class TrainingExamplesTest(unittest.TestCase):
         self.assertTrue(torch.allclose(w.mean(dim=(-2, -1)), torch.ones(2, 1)))
         self.assertGreater(w[0, 0, 32, 32].item(), 4 * w[0, 0, 2, 2].item())  # the object, not the shaded corner
         self.assertAlmostEqual(w[0, 0, 2, 2].item(), w[0, 0, 61, 61].item(), places=5)  # shading is not foreground
+
+
+    def test_palette_error_is_nil_for_true_frames_and_ignores_shaded_backgrounds(self):
+        scene = world.Scene("orange", (world.ObjectSpec("square", "large", "purple", "still"),), shading=0.12,
+                            starts=((0.5, 0.5),), bounce_signs=((1, 1),))
+        video = world.render(scene, 1, 64).float() / 127.5 - 1  # (1, 3, H, W)
+        self.assertLess(palette_error(video, video).item(), 1e-3)
+        brighter = video.clone()
+        brighter[..., :4, :] += 0.1  # the shaded background's top rows: no palette colour, so not scored
+        self.assertLess(palette_error(brighter, video).item(), 1e-3)
+
+    def test_palette_error_spares_small_colour_errors_and_punishes_blended_edges(self):
+        # Purple and orange fills: their blend lies nearest red, a colour neither fill has.
+        purple, orange = (torch.tensor(world.PALETTE[c]).float() / 127.5 - 1 for c in ("purple", "orange"))
+        video = torch.cat([purple[:, None, None].expand(3, 8, 4), orange[:, None, None].expand(3, 8, 4)], dim=-1)[None]
+        off = video + 0.15  # every pixel 19 units off in each channel
+        blended = video.clone()
+        blended[..., 3:5] = ((purple + orange) / 2)[:, None, None]
+        self.assertGreater((off - video).abs().mean(), (blended - video).abs().mean())  # L1 prefers the blend
+        self.assertGreater(palette_error(blended, video).item(), 10 * palette_error(off, video).item())
 
 
 class TrainingRunTest(unittest.TestCase):
