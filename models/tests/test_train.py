@@ -85,7 +85,6 @@ class TrainingExamplesTest(unittest.TestCase):
         self.assertGreater(w[0, 0, 32, 32].item(), 4 * w[0, 0, 2, 2].item())  # the object, not the shaded corner
         self.assertAlmostEqual(w[0, 0, 2, 2].item(), w[0, 0, 61, 61].item(), places=5)  # shading is not foreground
 
-
     def test_palette_error_is_nil_for_true_frames_and_ignores_shaded_backgrounds(self):
         scene = world.Scene("orange", (world.ObjectSpec("square", "large", "purple", "still"),), shading=0.12,
                             starts=((0.5, 0.5),), bounce_signs=((1, 1),))
