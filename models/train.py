@@ -33,6 +33,28 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 10 * math.log10(255**2 / max(mse, 1e-10))
 
 
+def autoencoder_clips(rng: np.random.Generator, cfg: TrainConfig, heldout: dict, frames_per_latent: int) -> torch.Tensor:
+    """A batch of 3-latent-frame training clips for the autoencoder, cropped to `vae_crop` at a
+    latent cell boundary: the autoencoder is fully convolutional, and crops are cheaper."""
+    video, _, _ = data.clip_batch(rng, cfg.vae_batch, 3 * frames_per_latent, cfg.size, cfg.fps, heldout)
+    if cfg.vae_crop < cfg.size:
+        cells = (cfg.size - cfg.vae_crop) // 16
+        y, x = (int(rng.integers(cells + 1)) * 16 for _ in range(2))
+        video = video[..., y : y + cfg.vae_crop, x : x + cfg.vae_crop]
+    return video
+
+
+def autoencoder_loss(vae: VideoVAE, video: torch.Tensor, kl_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The autoencoder's loss on a clip (B, K*T, 3, H, W): L1 + L2 reconstruction from a sampled
+    latent, and the KL term to the unit Gaussian. Returns the loss, the reconstruction and the KL."""
+    mean, logvar = vae.encode_moments(video)  # (B, K, C, h, w)
+    z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+    cache = causal_caches(z)
+    recon = vae.decoder(z.flatten(0, 1), cache.flatten(0, 1)).reshape(video.shape)
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+    return F.l1_loss(recon, video) + F.mse_loss(recon, video) + kl_weight * kl, recon, kl
+
+
 def train_vae(cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> VideoVAE:
     path = os.path.join(out, "vae.pt")
     vae = VideoVAE(VAEConfig()).to(device)
@@ -44,23 +66,10 @@ def train_vae(cfg: TrainConfig, out: str, device: torch.device, deadline: float)
     rng = np.random.default_rng(1000 + step)
     log = Log(os.path.join(out, "vae.log"), cfg.vae_steps)
     T = vae.cfg.frames_per_latent
-    chunks = 3
     vae.train()
     while step < cfg.vae_steps and time.time() < deadline:
-        video, _, _ = data.clip_batch(rng, cfg.vae_batch, chunks * T, cfg.size, cfg.fps, heldout)
-        if cfg.vae_crop < cfg.size:
-            cells = (cfg.size - cfg.vae_crop) // 16
-            y, x = (int(rng.integers(cells + 1)) * 16 for _ in range(2))
-            video = video[..., y : y + cfg.vae_crop, x : x + cfg.vae_crop]
-        video = video.to(device)
-        mean, logvar = vae.encode_moments(video)  # (B, K, C, h, w)
-        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        cache = causal_caches(z)
-        b, k = z.shape[:2]
-        recon = vae.decoder(z.flatten(0, 1), cache.flatten(0, 1)).reshape(video.shape)
-        rec = F.l1_loss(recon, video) + F.mse_loss(recon, video)
-        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
-        loss = rec + cfg.vae_kl * kl
+        video = autoencoder_clips(rng, cfg, heldout, T).to(device)
+        loss, recon, kl = autoencoder_loss(vae, video, cfg.vae_kl)
         lr = cfg.vae_lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / cfg.vae_steps)))
         for g in opt.param_groups:
             g["lr"] = lr

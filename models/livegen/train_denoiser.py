@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import media, pyramid, world
 from .config import TrainConfig
@@ -108,10 +109,11 @@ class Batcher:
             targets.append(clip[k])
             captions.append("" if self.rng.random() < self.cfg.text_dropout else text)
         levels = cat_levels(histories)
+        newest = levels[0][0][:, 0] * levels[0][2][:, 0, None, None, None]  # (B, C, h, w), zeros without a past
         sigma_c = torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, batch)).float()
         levels = [((1 - sigma_c[:, None, None, None, None]) * lat + sigma_c[:, None, None, None, None] * torch.randn_like(lat),
                    ages, mask) for lat, ages, mask in levels]
-        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions)
+        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions), newest
 
 
 def cat_levels(histories):
@@ -135,21 +137,31 @@ def own_sampler(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, 
     return sample
 
 
-def foreground_weights(clean: torch.Tensor, strength: float) -> torch.Tensor:
+def foreground_weights(clean: torch.Tensor, strength: float, spread: int = 0) -> torch.Tensor:
     """Per-cell loss weights (B, 1, h, w) with mean 1, larger where the latent departs from the
-    frame's background. Objects cover a few percent of a frame, so an unweighted loss is met
-    best by painting the background alone; these weights make the objects count."""
+    frame's background (and within `spread` cells of it). Objects cover a few percent of a frame,
+    so an unweighted loss is met best by painting the background alone; these weights make the
+    objects count. A frame with no past (all zeros) gets uniform weights."""
     if strength == 0:
         return torch.ones_like(clean[:, :1])
     background = clean.flatten(2).median(dim=2).values[..., None, None]  # (B, C, 1, 1)
     dev = (clean - background).abs().mean(dim=1, keepdim=True)  # (B, 1, h, w)
+    if spread:
+        dev = F.max_pool2d(dev, 2 * spread + 1, stride=1, padding=spread)
     dev = dev / dev.mean(dim=(2, 3), keepdim=True).clamp_min(1e-6)
     w = 1 + strength * dev
     return w / w.mean(dim=(2, 3), keepdim=True)
 
 
-def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float = 0.0):
-    """Per stage: (noisy latent, sigma, target velocity, loss weights) on the piecewise flow of Pyramid Flow."""
+def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float = 0.0, reference: torch.Tensor | None = None):
+    """Per stage: (noisy latent, sigma, target velocity, loss weights) on the piecewise flow of Pyramid Flow.
+
+    The weights come from the target `x0` or, given a `reference` (B, C, h, w), from it: the
+    newest history frame, spread by a cell for the motion since. Weights drawn from the target
+    tilt the loss's optimum: where the model cannot yet tell object from background, a target
+    with the object there counts many times more than one without, so the velocity that
+    minimises it paints object on every cell that might hold one, and objects come out too big.
+    Weights from what the model is given (the history) leave the optimum where it is."""
     out = []
     b = x0.shape[0]
     for k in range(sp.stages):
@@ -162,7 +174,9 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
         u = torch.rand(b, 1, 1, 1)
         x = (1 - u) * x_start + u * x_end
         sigma = (s + (e - s) * u).flatten()
-        out.append((x, sigma, x_end - x_start, foreground_weights(clean, strength)))
+        weights = foreground_weights(clean, strength) if reference is None else \
+            foreground_weights(pyramid.down(reference, sp.factor(k)), strength, spread=1)
+        out.append((x, sigma, x_end - x_start, weights))
     return out
 
 
@@ -202,12 +216,13 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     text.train()
     dit.train()
     while step < cfg.steps and time.time() < deadline:
-        levels, sigma_c, x0, ids = batcher(cfg.batch)
+        levels, sigma_c, x0, ids, newest = batcher(cfg.batch)
         levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
         emb, mask = text(ids.to(device))
         hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
         losses = []
-        for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight):
+        for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight,
+                                                            newest.to(device) if cfg.foreground_from == "history" else None):
             v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
             losses.append(((v - target) ** 2 * weight).mean())
         loss = sum(losses)

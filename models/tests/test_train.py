@@ -37,6 +37,19 @@ class TrainingExamplesTest(unittest.TestCase):
         self.assertAlmostEqual(learning_rate(restarted, 1500), learning_rate(cfg, 500))
         self.assertAlmostEqual(learning_rate(restarted, 2000), 5e-5)
 
+    def test_weights_from_the_history_ignore_the_target_and_are_uniform_without_a_past(self):
+        torch.manual_seed(0)
+        sp = pyramid.SpatialPyramid()
+        reference = torch.zeros(2, 4, 16, 16)
+        reference[0, :, 4:6, 4:6] = 3.0  # an object in the first example's newest history frame
+        a, b = torch.randn(2, 4, 16, 16), torch.randn(2, 4, 16, 16)
+        for (*_, wa), (*_, wb) in zip(stage_examples(a, sp, 4.0, reference), stage_examples(b, sp, 4.0, reference)):
+            self.assertTrue(torch.equal(wa, wb))
+            self.assertTrue(torch.equal(wa[1], torch.ones_like(wa[1])))
+        full = stage_examples(a, sp, 4.0, reference)[-1][3][0, 0]
+        self.assertGreater(full[3, 3].item(), full[12, 12].item())  # a cell beside the object counts too: it may move there
+        self.assertAlmostEqual(full.mean().item(), 1.0, places=5)
+
     def test_stage_targets_run_from_the_coarse_start_to_the_noisy_end(self):
         torch.manual_seed(0)
         sp = pyramid.SpatialPyramid()
@@ -60,9 +73,10 @@ class TrainingExamplesTest(unittest.TestCase):
             calls.append((levels, captions))
             return torch.full((len(captions), 4, 8, 8), -5.0)
 
-        levels, _, targets, _ = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
+        levels, _, targets, _, reference = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
         newest, _, mask = levels[0]
         has_past = mask[:, 0] == 1
+        self.assertTrue(torch.equal(reference, newest[:, 0] * has_past[:, None, None, None]))
         target = targets[:, 0, 0, 0]
         self.assertTrue(torch.equal(has_past, target > 0))  # first frames (empty history) take no rollout
         self.assertTrue((newest[has_past] == -5.0).all())
@@ -106,7 +120,7 @@ class TrainingExamplesTest(unittest.TestCase):
 
 
 class TrainingRunTest(unittest.TestCase):
-    def test_every_phase_runs_checkpoints_exports_evaluates_and_diagnoses_from_the_run(self):
+    def test_every_phase_runs_checkpoints_exports_evaluates_diagnoses_and_recovers_from_the_run(self):
         models = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         with tempfile.TemporaryDirectory() as out:
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", out],
@@ -139,6 +153,17 @@ class TrainingRunTest(unittest.TestCase):
             self.assertIsNone(diagnosis["teacherForced"][0]["latentMse"]["copyPrevious"])  # a first frame has nothing to copy
             self.assertGreater(diagnosis["teacherForced"][1]["latentMse"]["copyPrevious"], 0)
             self.assertEqual([row["latentFrames"] for row in diagnosis["fromTrueStart"]], [[0, 2], [2, 4], [4, 5]])
+
+            # A machine with only the exported model rebuilds the run from it and trains on.
+            model, recovered = os.path.join(out, "model"), os.path.join(out, "recovered")
+            subprocess.run([sys.executable, os.path.join(models, "export_onnx.py"), "--run", out, "--out", model],
+                           check=True, capture_output=True, cwd=models)
+            subprocess.run([sys.executable, os.path.join(models, "recover.py"), "--model", model, "--out", recovered,
+                            "--encoder-steps", "2"], check=True, capture_output=True, cwd=models)
+            subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", recovered,
+                            "--set", "steps=4", "--set", "foreground_from=history"], check=True, capture_output=True, cwd=models)
+            info, _, _, _ = export_onnx.load_run(recovered)
+            self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (4, 2, 2))
 
 
 if __name__ == "__main__":
