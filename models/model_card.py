@@ -95,7 +95,9 @@ def main(args: argparse.Namespace) -> None:
     q = read_json(os.path.join(args.model, "card", "quality.json"))
     bench_path = os.path.join(args.model, "card", "bench.json")
     bench = read_json(bench_path) if os.path.exists(bench_path) else None
-    vae_log, vae_wall = read_log(os.path.join(args.run, "vae.log"))
+    recovered_path = os.path.join(args.run, "recovered.json")
+    recovered = read_json(recovered_path) if os.path.exists(recovered_path) else None
+    vae_log, vae_wall = read_log(os.path.join(args.run, "encoder.log" if recovered else "vae.log"))
     den_log, den_wall = read_log(os.path.join(args.run, "denoiser.log"))
     dec_log, dec_wall = read_log(os.path.join(args.run, "decoder.log"))
     params = manifest["parameters"]
@@ -122,9 +124,11 @@ def main(args: argparse.Namespace) -> None:
         status = (f"**Limitations.** This model does not meet livegen's quality bar yet: on seen prompts it paints "
                   f"the right background in {pct(seen['background'])} of frames, but the prompt's objects appear as one "
                   f"region of the right colour in only {pct(seen['objects_present'])} of object-frames, and "
-                  f"{pct(seen['passed'])} of frames pass the full check. Its denoiser was trained for "
-                  f"{den_wall / 3600:.1f} hours on {machine['cores']} CPU cores; training resumes where it stopped (`models/train.py` again), and the GPU preset exists "
-                  "for a machine that has one.")
+                  f"{pct(seen['passed'])} of frames pass the full check. "
+                  + (f"Its denoiser was trained on from model {recovered['from']['version']}'s for {den_wall / 60:.0f} minutes"
+                     if recovered else f"Its denoiser was trained for {den_wall / 3600:.1f} hours")
+                  + f" on {machine['cores']} CPU cores; training resumes where it stopped (`models/train.py` again, or "
+                  "`models/recover.py` first on a machine without the checkpoints), and the GPU preset exists for a machine that has one.")
         if "autoencoder" in seen:
             status += (f" The autoencoder is a limit of its own: the renderer's frames of the same prompts, encoded "
                        f"and decoded, pass {pct(seen['autoencoder']['passed'])} (shapes right in "
@@ -138,6 +142,17 @@ def main(args: argparse.Namespace) -> None:
                 for phase, key in (("denoiser", "schedule_start"), ("decoder", "decoder_schedule_start")) if cfg.get(key)]
     continued = (" The " + "; the ".join(restarts) + "; the steps before ran under the run's earlier settings."
                  if restarts else "")
+    origin, autoencoder_row = "", "autoencoder (128x128 crops)"
+    den_steps = str(den_log[-1]["step"] if den_log else 0)
+    if recovered:
+        src = recovered["from"]
+        origin = (f"\n- Rebuilt by `/usr/bin/python3 models/recover.py --model <model {src['version']}> --out {args.run}` from "
+                  f"model {src['version']}: its text encoder, denoiser (step {src['steps']}) and decoder (decoder step "
+                  f"{src['decoderSteps']}, motion step {src['motionSteps']}) weights, read from its ONNX graphs, and a new VAE "
+                  f"encoder trained against its frozen decoder. That model's card (in git history) describes the training "
+                  f"before; the table below is this run's own.")
+        autoencoder_row = "VAE encoder, new, against the frozen decoder (128x128 crops)"
+        den_steps = f"{src['steps']} to {den_steps}"
     speed = ""
     if bench:
         speed = (f"\nMeasured in onnxruntime-node on {bench['threads']} threads ({bench['cpu']}): "
@@ -180,12 +195,12 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
   and {edit_clips} steering clips of {cfg.get('edit_frames', 0)} latent frames whose prompt changes (a new background
   colour, or a new colour or shape for one object, in place) at a latent frame from 3 to 8; {edit_share}
 - Hardware: {hardware}; PyTorch {machine['torch']}.
-- Command: `/usr/bin/python3 models/train.py --preset cpu --out {args.run} {overrides}` (every phase in turn, resumable; `--phase` runs only some of them).{continued}
+- Command: `/usr/bin/python3 models/train.py --preset cpu --out {args.run} {overrides}` (every phase in turn, resumable; `--phase` runs only some of them).{continued}{origin}
 
 | phase | steps | batch | wall time | final loss (mean of last 10 logs) |
 |---|---|---|---|---|
-| autoencoder (128x128 crops) | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
-| denoiser + text encoder | {den_log[-1]['step'] if den_log else 0} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages) |
+| {autoencoder_row} | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
+| denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages) |
 {decoder_row}{motion_row}
 Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.
 

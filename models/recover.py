@@ -33,12 +33,12 @@ import torch
 from onnx import numpy_helper
 
 from export_onnx import HistoryGraph
+from livegen import world
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
 from livegen.runlog import Log, load, save
 from livegen.train_denoiser import build
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
-from livegen import world
 from train import autoencoder_clips, autoencoder_loss, machine, psnr
 
 
@@ -134,9 +134,11 @@ def check(fixtures: Fixtures, graph: str, run, tolerance: float) -> None:
 
 def rebuild(model_dir: str) -> tuple[dict, TrainConfig, torch.nn.Module, torch.nn.Module, VideoVAE]:
     """The text encoder, denoiser and VAE (its decoder and latent normalisation) of a model
-    directory, checked against its parity fixtures, with the training record of its manifest."""
+    directory, checked against its parity fixtures, with its version and the training record of
+    its manifest."""
     with open(os.path.join(model_dir, "manifest.json")) as f:
-        training = json.load(f)["training"]
+        manifest = json.load(f)
+    training = {"version": manifest["version"], **manifest["training"]}
     cfg = dataclasses.replace(PRESETS["cpu"], **training["config"])
     text, dit = build(cfg)
     vae = VideoVAE(VAEConfig())
@@ -160,7 +162,8 @@ def restore_model(model_dir: str, text: torch.nn.Module, dit: torch.nn.Module, v
     # The decoder graph denormalises its input, z * std + mean, with the two folded into constants.
     vae.latent_std.copy_(normalisation["Mul"].flatten())
     vae.latent_mean.copy_(normalisation["Add"].flatten())
-    text.eval(), dit.eval(), vae.eval()
+    for module in (text, dit, vae):
+        module.eval()
 
     fixtures = Fixtures(model_dir)
     check(fixtures, "textEncoder", lambda i: dict(zip(("text", "text_mask"), text(i["ids"]))), 1e-4)
@@ -209,8 +212,9 @@ def train_encoder(vae: VideoVAE, cfg: TrainConfig, out: str, steps: int, device:
     return step
 
 
-def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoVAE, device: torch.device) -> None:
-    """The checkpoints train.py resumes from, each phase at the step the shipped model reached."""
+def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoVAE, device: torch.device, encoder_steps: int) -> None:
+    """The checkpoints train.py resumes from, each phase at the step the shipped model reached,
+    and recovered.json: where the run came from, for the model card."""
     fresh = lambda params, **kw: torch.optim.AdamW(params, **kw).state_dict()  # noqa: E731
     save(os.path.join(out, "vae.pt"), model=vae.state_dict(), opt=fresh(vae.parameters()), step=cfg.vae_steps)
     save(os.path.join(out, "decoder.pt"), decoder=vae.decoder.state_dict(), opt=fresh(vae.decoder.parameters()),
@@ -224,6 +228,8 @@ def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoV
         json.dump(dataclasses.asdict(cfg), f, indent=2)
     with open(os.path.join(out, "machine.json"), "w") as f:
         json.dump(machine(device), f, indent=2)
+    with open(os.path.join(out, "recovered.json"), "w") as f:
+        json.dump({"from": training, "encoderSteps": encoder_steps}, f, indent=2)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -238,7 +244,7 @@ def main(args: argparse.Namespace) -> None:
     if step < args.encoder_steps:
         print(f"recover: encoder stopped at step {step} of {args.encoder_steps} (time budget); run again to resume")
         sys.exit(0)
-    write_run(args.out, training, cfg, text, dit, vae.cpu(), device)
+    write_run(args.out, training, cfg, text, dit, vae.cpu(), device, step)
     print(f"recover: {args.out} holds the run at denoiser step {training['steps']}; train.py continues it", flush=True)
 
 
