@@ -125,7 +125,7 @@ def main(args: argparse.Namespace) -> None:
                   f"the right background in {pct(seen['background'])} of frames, but the prompt's objects appear as one "
                   f"region of the right colour in only {pct(seen['objects_present'])} of object-frames, and "
                   f"{pct(seen['passed'])} of frames pass the full check. "
-                  + (f"Its denoiser was trained on from model {recovered['from']['version']}'s for {den_wall / 60:.0f} minutes"
+                  + (f"Its denoiser is model {recovered['from']['version']}'s, trained on for {den_wall / 60:.0f} more minutes"
                      if recovered else f"Its denoiser was trained for {den_wall / 3600:.1f} hours")
                   + f" on {machine['cores']} CPU cores; training resumes where it stopped (`models/train.py` again, or "
                   "`models/recover.py` first on a machine without the checkpoints), and the GPU preset exists for a machine that has one.")
