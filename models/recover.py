@@ -32,14 +32,13 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from export_onnx import HistoryGraph
-from livegen import world
+from export_onnx import HistoryGraph, history_names
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
-from livegen.runlog import Log, load, save
+from livegen.runlog import save
 from livegen.train_denoiser import build
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
-from train import autoencoder_clips, autoencoder_loss, machine, psnr
+from train import fit_autoencoder, machine
 
 
 def graph_weights(path: str, prefix: str = "") -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -167,10 +166,12 @@ def restore_model(model_dir: str, text: torch.nn.Module, dit: torch.nn.Module, v
 
     fixtures = Fixtures(model_dir)
     check(fixtures, "textEncoder", lambda i: dict(zip(("text", "text_mask"), text(i["ids"]))), 1e-4)
-    history = HistoryGraph(dit, len(manifest["temporalPyramid"]["levels"]))
+    n_levels = len(manifest["temporalPyramid"]["levels"])
+    history = HistoryGraph(dit, n_levels)
     check(fixtures, "history", lambda i: dict(zip(("history_k", "history_v", "history_bias"),
-                                                  history(i["sigma_c"], *list(i.values())[1:]))), 1e-4)
-    check(fixtures, "step", lambda i: {"velocity": dit(*i.values())}, 1e-4)
+                                                  history(i["sigma_c"], *(i[n] for n in history_names(n_levels))))), 1e-4)
+    step_inputs = ("latent", "sigma", "text", "text_mask", "history_k", "history_v", "history_bias")
+    check(fixtures, "step", lambda i: {"velocity": dit(*(i[n] for n in step_inputs))}, 1e-4)
     decoder = StreamingDecoder(vae)
     check(fixtures, "vaeDecoder", lambda i: dict(zip(("frames", "next_cache"), decoder(i["latent"], i["cache"]))), 1.0)
 
@@ -178,36 +179,9 @@ def restore_model(model_dir: str, text: torch.nn.Module, dit: torch.nn.Module, v
 def train_encoder(vae: VideoVAE, cfg: TrainConfig, out: str, steps: int, device: torch.device, deadline: float) -> int:
     """Trains a new encoder against the frozen decoder with the autoencoder phase's loss; returns
     the step it reached (resumable from <out>/encoder.pt)."""
-    path = os.path.join(out, "encoder.pt")
-    opt = torch.optim.AdamW(vae.encoder.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
-    step = 0
-    if os.path.exists(path):
-        state = load(path, device)
-        vae.encoder.load_state_dict(state["encoder"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
     vae.decoder.requires_grad_(False).eval()
     vae.encoder.train()
-    heldout = world.load_heldout()
-    rng = np.random.default_rng(5000 + step)
-    log = Log(os.path.join(out, "encoder.log"), steps)
-    T = vae.cfg.frames_per_latent
-    while step < steps and time.time() < deadline:
-        video = autoencoder_clips(rng, cfg, heldout, T).to(device)
-        loss, recon, kl = autoencoder_loss(vae, video, cfg.vae_kl)
-        lr = cfg.vae_lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.encoder.parameters(), 1.0)
-        opt.step()
-        step += 1
-        if step % 20 == 0:
-            log.write(step, loss=loss.item(), kl=kl.item(), psnr=psnr(recon.detach(), video), lr=lr)
-        if step % cfg.checkpoint_every == 0 or step == steps:
-            save(path, encoder=vae.encoder.state_dict(), opt=opt.state_dict(), step=step)
-    save(path, encoder=vae.encoder.state_dict(), opt=opt.state_dict(), step=step)
+    step = fit_autoencoder(vae, vae.encoder, "encoder", cfg, out, "encoder", steps, 5000, 50, device, deadline)
     vae.decoder.requires_grad_(True)
     return step
 
@@ -215,7 +189,9 @@ def train_encoder(vae: VideoVAE, cfg: TrainConfig, out: str, steps: int, device:
 def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoVAE, device: torch.device, encoder_steps: int) -> None:
     """The checkpoints train.py resumes from, each phase at the step the shipped model reached,
     and recovered.json: where the run came from, for the model card."""
-    fresh = lambda params, **kw: torch.optim.AdamW(params, **kw).state_dict()  # noqa: E731
+    def fresh(params, **kw) -> dict:
+        return torch.optim.AdamW(params, **kw).state_dict()
+
     save(os.path.join(out, "vae.pt"), model=vae.state_dict(), opt=fresh(vae.parameters()), step=cfg.vae_steps)
     save(os.path.join(out, "decoder.pt"), decoder=vae.decoder.state_dict(), opt=fresh(vae.decoder.parameters()),
          step=training["decoderSteps"])
@@ -235,7 +211,7 @@ def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoV
 def main(args: argparse.Namespace) -> None:
     if os.path.exists(os.path.join(args.out, "denoiser.pt")):
         raise SystemExit(f"recover: {args.out} already holds a run (denoiser.pt); recover into a new directory")
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(os.path.join(args.out, "samples"), exist_ok=True)  # the encoder's sheets, as train.py's phases write them
     device = pick_device()
     training, cfg, text, dit, vae = rebuild(args.model)
     vae = vae.to(device)

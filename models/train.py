@@ -55,37 +55,45 @@ def autoencoder_loss(vae: VideoVAE, video: torch.Tensor, kl_weight: float) -> tu
     return F.l1_loss(recon, video) + F.mse_loss(recon, video) + kl_weight * kl, recon, kl
 
 
-def train_vae(cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> VideoVAE:
-    path = os.path.join(out, "vae.pt")
-    vae = VideoVAE(VAEConfig()).to(device)
-    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
-    step = resume(path, device, opt, model=vae)
-    if step >= cfg.vae_steps:
-        return vae
+def fit_autoencoder(vae: VideoVAE, trained: torch.nn.Module, key: str, cfg: TrainConfig, out: str, name: str, steps: int,
+                    seed: int, warmup: int, device: torch.device, deadline: float) -> int:
+    """Trains `trained` (the autoencoder, or a part of it) with the autoencoder loss up to `steps`,
+    resumable from <out>/<name>.pt where it is kept under `key`; returns the step reached."""
+    path = os.path.join(out, f"{name}.pt")
+    opt = torch.optim.AdamW(trained.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+    step = resume(path, device, opt, **{key: trained})
+    if step >= steps:
+        return step
     heldout = world.load_heldout()
-    rng = np.random.default_rng(1000 + step)
-    log = Log(os.path.join(out, "vae.log"), cfg.vae_steps)
+    rng = np.random.default_rng(seed + step)
+    log = Log(os.path.join(out, f"{name}.log"), steps)
     T = vae.cfg.frames_per_latent
-    vae.train()
-    while step < cfg.vae_steps and time.time() < deadline:
+    while step < steps and time.time() < deadline:
         video = autoencoder_clips(rng, cfg, heldout, T).to(device)
         loss, recon, kl = autoencoder_loss(vae, video, cfg.vae_kl)
-        lr = cfg.vae_lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / cfg.vae_steps)))
+        lr = cfg.vae_lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         for g in opt.param_groups:
             g["lr"] = lr
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         opt.step()
         step += 1
         if step % 20 == 0:
             log.write(step, loss=loss.item(), kl=kl.item(), psnr=psnr(recon.detach(), video), lr=lr)
-        if step % cfg.checkpoint_every == 0 or step == cfg.vae_steps:
-            save(path, model=vae.state_dict(), opt=opt.state_dict(), step=step)
+        if step % cfg.checkpoint_every == 0 or step == steps:
+            save(path, **{key: trained.state_dict()}, opt=opt.state_dict(), step=step)
         if step % cfg.sample_every == 0:
             media.contact_sheet([torch.cat([video[0], recon[0].detach()], dim=-1)],
-                                os.path.join(out, "samples", f"vae_{step:06d}.png"), every=2)
-    save(path, model=vae.state_dict(), opt=opt.state_dict(), step=step)
+                                os.path.join(out, "samples", f"{name}_{step:06d}.png"), every=2)
+    save(path, **{key: trained.state_dict()}, opt=opt.state_dict(), step=step)
+    return step
+
+
+def train_vae(cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> VideoVAE:
+    vae = VideoVAE(VAEConfig()).to(device)
+    vae.train()
+    step = fit_autoencoder(vae, vae, "model", cfg, out, "vae", cfg.vae_steps, 1000, 100, device, deadline)
     if step < cfg.vae_steps:
         print(f"vae: stopped at step {step} of {cfg.vae_steps} (time budget); run again to resume")
         sys.exit(0)

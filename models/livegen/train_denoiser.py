@@ -189,6 +189,8 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: float, vae: VideoVAE) -> None:
+    if cfg.foreground_from not in ("target", "history"):
+        raise SystemExit(f"train: foreground_from must be 'target' or 'history', not {cfg.foreground_from!r}")
     path = os.path.join(out, "denoiser.pt")
     text, dit = build(cfg)
     text, dit = text.to(device), dit.to(device)
