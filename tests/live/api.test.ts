@@ -184,6 +184,18 @@ describe('the server API', () => {
     assert.ok(limited > 0);
   });
 
+  test('the ws client that creates a stream follows it: it hears its state and its end without joining', async () => {
+    const owner = await SignalingClient.connect(server.url);
+    const heard: ServerMessage[] = [];
+    owner.onMessage((m) => heard.push(m));
+    const created = await owner.request({ type: 'create', prompt: PROMPT, seed: 2 }, 'created');
+    await until(() => heard.some((m) => m.type === 'state' && m.state.id === created.streamId), 5000, 'a state message');
+    const ended = new Promise<ServerMessage>((r) => owner.onMessage((m) => m.type === 'ended' && r(m)));
+    await fetch(`${server.url}/api/streams/${created.streamId}`, { method: 'DELETE', headers: { authorization: `Bearer ${created.steerToken}` } });
+    assert.deepEqual(await ended, { type: 'ended', streamId: created.streamId, status: 'ended', reason: 'ended by its owner' });
+    owner.close();
+  });
+
   test('ws clients steer with an acknowledgement and every watcher hears the new prompt', async () => {
     const owner = await SignalingClient.connect(server.url);
     const created = await owner.request({ type: 'create', prompt: PROMPT, seed: 1 }, 'created');

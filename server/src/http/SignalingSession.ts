@@ -103,6 +103,9 @@ export class SignalingSession {
     switch (m.type) {
       case 'create': {
         const stream = this.#ctx.registry.create({ prompt: m.prompt, seed: m.seed, private: m.private ?? false });
+        // Its creator follows it from the start: a stream that fails before anyone joins must
+        // still tell someone why.
+        this.#watch(stream);
         this.#send({ type: 'created', ...ref, streamId: stream.id, steerToken: stream.steerToken, ...(stream.viewToken ? { viewToken: stream.viewToken } : {}), ...streamLinks(this.#ctx.publicUrl, stream) });
         return;
       }
