@@ -46,7 +46,8 @@ class TrainConfig:
     history_drop: float = 0.15  # also drop older history levels at random
     rollout_share: float = 0.3  # share of examples whose newest history frame the model samples itself
     foreground_weight: float = 4.0  # loss weight on latent cells that differ from the background (0: off)
-    foreground_from: str = "target"  # where those cells are read: "target", or "history" (its newest frame: no bias to big objects)
+    foreground_from: str = "target"  # where those cells are read: "target", "history" (its newest frame: no bias to big objects), or "history+target" (the target where there is no past)
+    first_frame_share: float = 0.15  # share of examples with an empty history: first frames from text alone
     ema: float = 0.999
     sample_every: int = 1000
     checkpoint_every: int = 200

@@ -29,8 +29,6 @@ from .sampler import Generator, denoise
 from .text import TextConfig, TextEncoder, default_tokenizer
 from .vae import StreamingDecoder, VideoVAE
 
-FIRST_FRAME_SHARE = 0.15  # examples with an empty history
-
 SAMPLE_PROMPTS = [
     "a large red circle moving left on a blue background",
     "a small yellow square bouncing and a large green triangle standing still on a black background",
@@ -74,7 +72,7 @@ class Batcher:
             k = min(self.edits["switch"][i] + int(self.rng.integers(0, 4)), clip.shape[0] - 1)
             return clip, k, self.edit_scenes[i], False
         i = int(self.rng.integers(self.latents.shape[0]))
-        k = 0 if self.rng.random() < FIRST_FRAME_SHARE else int(self.rng.integers(1, self.latents.shape[1]))
+        k = 0 if self.rng.random() < self.cfg.first_frame_share else int(self.rng.integers(1, self.latents.shape[1]))
         return self.latents[i].float(), k, self.scenes[i], k > 0
 
     def history(self, clip: torch.Tensor, k: int):
@@ -153,11 +151,13 @@ def foreground_weights(clean: torch.Tensor, strength: float, spread: int = 0) ->
     return w / w.mean(dim=(2, 3), keepdim=True)
 
 
-def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float = 0.0, reference: torch.Tensor | None = None):
+def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float = 0.0, reference: torch.Tensor | None = None,
+                   target_without_past: bool = False):
     """Per stage: (noisy latent, sigma, target velocity, loss weights) on the piecewise flow of Pyramid Flow.
 
     The weights come from the target `x0` or, given a `reference` (B, C, h, w), from it: the
-    newest history frame, spread by a cell for the motion since. Weights drawn from the target
+    newest history frame, spread by a cell for the motion since. A reference of zeros (no past)
+    gives uniform weights, or with `target_without_past` the target's. Weights drawn from the target
     tilt the loss's optimum: where the model cannot yet tell object from background, a target
     with the object there counts many times more than one without, so the velocity that
     minimises it paints object on every cell that might hold one, and objects come out too big.
@@ -176,6 +176,9 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
         sigma = (s + (e - s) * u).flatten()
         weights = foreground_weights(clean, strength) if reference is None else \
             foreground_weights(pyramid.down(reference, sp.factor(k)), strength, spread=1)
+        if reference is not None and target_without_past:
+            no_past = (reference.flatten(1).abs().amax(dim=1) == 0)[:, None, None, None]
+            weights = torch.where(no_past, foreground_weights(clean, strength), weights)
         out.append((x, sigma, x_end - x_start, weights))
     return out
 
@@ -189,8 +192,8 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: float, vae: VideoVAE) -> None:
-    if cfg.foreground_from not in ("target", "history"):
-        raise SystemExit(f"train: foreground_from must be 'target' or 'history', not {cfg.foreground_from!r}")
+    if cfg.foreground_from not in ("target", "history", "history+target"):
+        raise SystemExit(f"train: foreground_from must be 'target', 'history' or 'history+target', not {cfg.foreground_from!r}")
     path = os.path.join(out, "denoiser.pt")
     text, dit = build(cfg)
     text, dit = text.to(device), dit.to(device)
@@ -223,8 +226,9 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
         emb, mask = text(ids.to(device))
         hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
         losses = []
-        for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight,
-                                                            newest.to(device) if cfg.foreground_from == "history" else None):
+        reference = None if cfg.foreground_from == "target" else newest.to(device)
+        for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight, reference,
+                                                       target_without_past=cfg.foreground_from == "history+target"):
             v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
             losses.append(((v - target) ** 2 * weight).mean())
         loss = sum(losses)

@@ -49,6 +49,17 @@ class TrainingExamplesTest(unittest.TestCase):
         full = stage_examples(a, sp, 4.0, reference)[-1][3][0, 0]
         self.assertGreater(full[3, 3].item(), full[12, 12].item())  # a cell beside the object counts too: it may move there
         self.assertAlmostEqual(full.mean().item(), 1.0, places=5)
+    def test_weights_from_the_history_can_fall_back_on_the_target_where_there_is_no_past(self):
+        sp = pyramid.SpatialPyramid()
+        reference = torch.zeros(2, 4, 16, 16)
+        reference[0, :, 4:6, 4:6] = 3.0  # the second example has no past
+        x0 = torch.zeros(2, 4, 16, 16)
+        x0[:, :, 10:12, 10:12] = 3.0
+        for k, (*_, w) in enumerate(stage_examples(x0, sp, 4.0, reference, target_without_past=True)):
+            clean = pyramid.down(x0, sp.factor(k))
+            self.assertTrue(torch.equal(w[1], foreground_weights(clean, 4.0)[1]))
+            self.assertTrue(torch.equal(w[0], foreground_weights(pyramid.down(reference, sp.factor(k)), 4.0, spread=1)[0]))
+
 
     def test_stage_targets_run_from_the_coarse_start_to_the_noisy_end(self):
         torch.manual_seed(0)
