@@ -183,6 +183,22 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
     return out
 
 
+def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, cfg: TrainConfig, levels, sigma_c: torch.Tensor,
+                    x0: torch.Tensor, ids: torch.Tensor, newest: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
+    """The flow-matching loss of one batch (as Batcher returns it), per spatial stage; the history
+    is encoded once for all of them."""
+    levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
+    emb, mask = text(ids.to(device))
+    hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
+    reference = None if cfg.foreground_from == "target" else newest.to(device)
+    losses = []
+    for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight, reference,
+                                                   target_without_past=cfg.foreground_from == "history+target"):
+        v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
+        losses.append(((v - target) ** 2 * weight).mean())
+    return losses
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Warmup, then a cosine down to 5% of cfg.lr at cfg.steps; both start at cfg.schedule_start,
     so a run continued for more steps can restart its schedule there."""
@@ -221,16 +237,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     text.train()
     dit.train()
     while step < cfg.steps and time.time() < deadline:
-        levels, sigma_c, x0, ids, newest = batcher(cfg.batch)
-        levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
-        emb, mask = text(ids.to(device))
-        hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
-        losses = []
-        reference = None if cfg.foreground_from == "target" else newest.to(device)
-        for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight, reference,
-                                                       target_without_past=cfg.foreground_from == "history+target"):
-            v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
-            losses.append(((v - target) ** 2 * weight).mean())
+        losses = denoiser_losses(text, dit, sp, cfg, *batcher(cfg.batch), device)
         loss = sum(losses)
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:

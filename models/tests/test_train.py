@@ -61,6 +61,21 @@ class TrainingExamplesTest(unittest.TestCase):
             self.assertTrue(torch.equal(w[0], foreground_weights(pyramid.down(reference, sp.factor(k)), 4.0, spread=1)[0]))
 
 
+    def test_training_on_the_cpu_leaves_the_cores_to_torch_and_runs_openblas_on_one_thread(self):
+        # In a child process: the setting lasts for the life of the process.
+        probe = ("import ctypes, os\n"
+                 "os.environ.pop('OPENBLAS_NUM_THREADS', None)\n"
+                 "from livegen.layers import loaded_openblas, pick_device\n"
+                 "pick_device()\n"
+                 "print([ctypes.CDLL(p).openblas_get_num_threads() for p in loaded_openblas()])\n")
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES")}
+        out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, env=env,
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout
+        counts = json.loads(out)
+        if not counts:
+            self.skipTest("this torch does not use OpenBLAS")
+        self.assertEqual(set(counts), {1})
+
     def test_stage_targets_run_from_the_coarse_start_to_the_noisy_end(self):
         torch.manual_seed(0)
         sp = pyramid.SpatialPyramid()
