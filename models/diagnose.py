@@ -25,6 +25,7 @@ from export_onnx import load_run
 from livegen import analyze, world
 from livegen.pyramid import SpatialPyramid, TemporalPyramid
 from livegen.runlog import load
+from livegen.layers import use_cpu_cores
 from livegen.sampler import GUIDANCE, Generator
 from livegen.text import default_tokenizer
 from livegen.train_denoiser import scene_from_dict
@@ -86,6 +87,7 @@ def from_true_start(gen: Generator, clips: torch.Tensor, prompts: list[str], tex
 
 
 def main(args: argparse.Namespace) -> None:
+    use_cpu_cores()
     info, text_encoder, dit, vae = load_run(args.run)
     step = info["steps"]
     if args.checkpoint:

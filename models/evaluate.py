@@ -27,6 +27,7 @@ import torch
 
 from export_onnx import load_run
 from livegen import analyze, media, pyramid, world
+from livegen.layers import use_cpu_cores
 from livegen.sampler import GUIDANCE, Generator
 from livegen.text import default_tokenizer
 from livegen.vae import StreamingDecoder
@@ -111,6 +112,7 @@ def steering(frames: np.ndarray, before: str, after: str, edit_frame: int) -> di
 
 
 def main(args: argparse.Namespace) -> None:
+    use_cpu_cores()
     t0 = time.time()
     os.makedirs(args.out, exist_ok=True)
     if args.gifs:

@@ -17,6 +17,7 @@ import sys
 
 from export_onnx import load_run
 from livegen import media, pyramid
+from livegen.layers import use_cpu_cores
 from livegen.sampler import GUIDANCE, Generator
 from livegen.text import default_tokenizer
 from livegen.vae import StreamingDecoder
@@ -36,6 +37,7 @@ def parse_edit(text: str, latent_seconds: float) -> tuple[int, str]:
 
 
 def main(args: argparse.Namespace) -> None:
+    use_cpu_cores()
     info, text, dit, vae = load_run(args.run)
     fps = info["config"]["fps"]
     latent_seconds = vae.cfg.frames_per_latent / fps

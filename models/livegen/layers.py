@@ -27,20 +27,27 @@ class Linear(nn.Linear):
 
 
 def pick_device() -> torch.device:
-    """CUDA when present, else the CPU with every core (or OMP_NUM_THREADS threads when set)."""
+    """CUDA when present, else the CPU (see use_cpu_cores)."""
     if torch.cuda.is_available():
         return torch.device("cuda")
+    use_cpu_cores()
+    return torch.device("cpu")
+
+
+def use_cpu_cores() -> None:
+    """Gives torch every core (or OMP_NUM_THREADS threads when set), and OpenBLAS one thread
+    (unless OPENBLAS_NUM_THREADS is set).
+
+    Debian's default BLAS, the pthread OpenBLAS, keeps a thread pool of its own and spreads each
+    call from each of torch's threads over it, so the two pools fight for the cores: a denoiser
+    training step here took 1.87 s with both at 2 threads, 0.88 s with OpenBLAS at one."""
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(os.cpu_count() or 1)
     if "OPENBLAS_NUM_THREADS" not in os.environ:
-        # Debian's default BLAS, the pthread OpenBLAS, keeps a thread pool of its own and spreads
-        # each call from each of torch's threads over it, so the two pools fight for the cores: a
-        # denoiser training step here took 1.87 s with both at 2 threads, 0.88 s with OpenBLAS at one.
         for path in loaded_openblas():
             setter = getattr(ctypes.CDLL(path), "openblas_set_num_threads", None)
             if setter is not None:
                 setter(1)
-    return torch.device("cpu")
 
 
 def loaded_openblas() -> list[str]:
