@@ -75,6 +75,20 @@ region, and each object's centroid moves as its motion says over the half second
 frame (`models/livegen/analyze.py`). *Coherent* is the same without motion."""
 
 
+def earlier_training(run: str, version: str) -> str:
+    """The training section of the card of the model a recovered run was rebuilt from (which
+    carries its own earlier ones), headings one level down; empty without that card."""
+    path = os.path.join(run, "source-card.md")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    start = lines.index("## Training") + 1 if "## Training" in lines else len(lines)
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
+    body = "\n".join("#" + line if line.startswith("#") else line for line in lines[start:end]).strip()
+    return f"\n\n### Before: model {version}, from its card\n\n{body}" if body else ""
+
+
 def steering_section(q: dict) -> str:
     s = q["steering"]
     lines = ["| before | after | frames until the new colour holds | object jump at the edit (px) |", "|---|---|---|---|"]
@@ -142,15 +156,16 @@ def main(args: argparse.Namespace) -> None:
                 for phase, key in (("denoiser", "schedule_start"), ("decoder", "decoder_schedule_start")) if cfg.get(key)]
     continued = (" The " + "; the ".join(restarts) + "; the steps before ran under the run's earlier settings."
                  if restarts else "")
-    origin, autoencoder_row = "", "autoencoder (128x128 crops)"
-    den_steps = str(den_log[-1]["step"] if den_log else 0)
+    origin, before, autoencoder_row = "", "", "autoencoder (128x128 crops)"
+    den_steps = str(manifest["training"]["steps"])
     if recovered:
         src = recovered["from"]
+        before = earlier_training(args.run, src["version"])
         origin = (f"\n- Rebuilt by `/usr/bin/python3 models/recover.py --model <model {src['version']}> --out {args.run}` from "
                   f"model {src['version']}: its text encoder, denoiser (step {src['steps']}) and decoder (decoder step "
                   f"{src['decoderSteps']}, motion step {src['motionSteps']}) weights, read from its ONNX graphs, and a new VAE "
-                  f"encoder trained against its frozen decoder. That model's card (in git history) describes the training "
-                  f"before; the table below is this run's own.")
+                  f"encoder trained against its frozen decoder. The table below is this run's own; the training before "
+                  f"follows it, from that model's card" + ("." if before else " (in git history)."))
         autoencoder_row = "VAE encoder, new, against the frozen decoder (128x128 crops)"
         den_steps = f"{src['steps']} to {den_steps}"
     speed = ""
@@ -202,7 +217,7 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
 | {autoencoder_row} | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
 | denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages) |
 {decoder_row}{motion_row}
-Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.
+Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.{before}
 
 ## Quality
 

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import re
 import sys
 import time
@@ -186,9 +187,11 @@ def train_encoder(vae: VideoVAE, cfg: TrainConfig, out: str, steps: int, device:
     return step
 
 
-def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoVAE, device: torch.device, encoder_steps: int) -> None:
+def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoVAE, device: torch.device, encoder_steps: int,
+              source_card: str | None) -> None:
     """The checkpoints train.py resumes from, each phase at the step the shipped model reached,
-    and recovered.json: where the run came from, for the model card."""
+    and for the model card: recovered.json (where the run came from) and source-card.md (that
+    model's card, whose training section the new card carries on)."""
     def fresh(params, **kw) -> dict:
         return torch.optim.AdamW(params, **kw).state_dict()
 
@@ -206,6 +209,8 @@ def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoV
         json.dump(machine(device), f, indent=2)
     with open(os.path.join(out, "recovered.json"), "w") as f:
         json.dump({"from": training, "encoderSteps": encoder_steps}, f, indent=2)
+    if source_card is not None:
+        shutil.copyfile(source_card, os.path.join(out, "source-card.md"))
 
 
 def main(args: argparse.Namespace) -> None:
@@ -220,7 +225,8 @@ def main(args: argparse.Namespace) -> None:
     if step < args.encoder_steps:
         print(f"recover: encoder stopped at step {step} of {args.encoder_steps} (time budget); run again to resume")
         sys.exit(0)
-    write_run(args.out, training, cfg, text, dit, vae.cpu(), device, step)
+    card = os.path.join(args.model, "README.md")
+    write_run(args.out, training, cfg, text, dit, vae.cpu(), device, step, card if os.path.exists(card) else None)
     print(f"recover: {args.out} holds the run at denoiser step {training['steps']}; train.py continues it", flush=True)
 
 

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,16 +181,31 @@ class TrainingRunTest(unittest.TestCase):
             self.assertGreater(diagnosis["teacherForced"][1]["latentMse"]["copyPrevious"], 0)
             self.assertEqual([row["latentFrames"] for row in diagnosis["fromTrueStart"]], [[0, 2], [2, 4], [4, 5]])
 
-            # A machine with only the exported model rebuilds the run from it and trains on.
+            def ship(run: str, model: str) -> str:
+                """Exports a run with its model card; returns the card."""
+                subprocess.run([sys.executable, os.path.join(models, "export_onnx.py"), "--run", run, "--out", model],
+                               check=True, capture_output=True, cwd=models)
+                shutil.copytree(card, os.path.join(model, "card"))
+                subprocess.run([sys.executable, os.path.join(models, "model_card.py"), "--run", run, "--model", model],
+                               check=True, capture_output=True, cwd=models)
+                with open(os.path.join(model, "README.md")) as f:
+                    return f.read()
+
+            # A machine with only the exported model rebuilds the run from it and trains on; the
+            # new model's card carries the training before from the old one's.
             model, recovered = os.path.join(out, "model"), os.path.join(out, "recovered")
-            subprocess.run([sys.executable, os.path.join(models, "export_onnx.py"), "--run", out, "--out", model],
-                           check=True, capture_output=True, cwd=models)
+            first_card = ship(out, model)
             subprocess.run([sys.executable, os.path.join(models, "recover.py"), "--model", model, "--out", recovered,
                             "--encoder-steps", "2"], check=True, capture_output=True, cwd=models)
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", recovered,
                             "--set", "steps=4", "--set", "foreground_from=history"], check=True, capture_output=True, cwd=models)
             info, _, _, _ = export_onnx.load_run(recovered)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (4, 2, 2))
+            second_card = ship(recovered, os.path.join(out, "model2"))
+            self.assertIn("| denoiser + text encoder | 2 to 4 |", second_card)
+            before = second_card.split("### Before: model ", 1)[1]
+            first_training = first_card.split("## Training\n", 1)[1].split("\n## ", 1)[0].strip()
+            self.assertIn(first_training.split("\n| phase |", 1)[1].split("\n\n", 1)[0], before)
 
 
 if __name__ == "__main__":
