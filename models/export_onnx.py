@@ -58,6 +58,9 @@ class HistoryGraph(nn.Module):
         return self.dit.encode_history(levels, sigma_c)
 
 
+STEP_INPUTS = ["latent", "sigma", "text", "text_mask", "history_k", "history_v", "history_bias"]  # the step graph's, in order
+
+
 def history_names(n_levels: int) -> list[str]:
     return [f"history_{i}{suffix}" for i in range(n_levels) for suffix in ("", "_age", "_mask")]
 
@@ -199,10 +202,9 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
                  {"history_k": hk, "history_v": hv, "history_bias": hb})
 
     hk2, hv2, hb2 = hk.expand(-1, 2, -1, -1, -1).contiguous(), hv.expand(-1, 2, -1, -1, -1).contiguous(), hb.expand(2, -1, -1, -1).contiguous()
-    step_names = ["latent", "sigma", "text", "text_mask", "history_k", "history_v", "history_bias"]
     x = rng.gaussian(seed, 1, (2, c.latent_channels, c.latent_size // 2, c.latent_size // 2))
     sigma = torch.tensor([0.7, 0.7])
-    export(dit, (x, sigma, emb, mask, hk2, hv2, hb2), os.path.join(out, "denoiser_step.onnx"), step_names, ["velocity"],
+    export(dit, (x, sigma, emb, mask, hk2, hv2, hb2), os.path.join(out, "denoiser_step.onnx"), STEP_INPUTS, ["velocity"],
            {"latent": {0: "batch", 2: "height", 3: "width"}, "sigma": {0: "batch"}, "text": {0: "batch", 1: "tokens"},
             "text_mask": {0: "batch", 1: "tokens"}, "history_k": {1: "batch", 3: "history_tokens"},
             "history_v": {1: "batch", 3: "history_tokens"}, "history_bias": {0: "batch", 3: "history_tokens"},
@@ -212,7 +214,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         xk = rng.gaussian(seed, 10 + k, (2, c.latent_channels, side, side))
         with torch.no_grad():
             v = dit(xk, sigma, emb, mask, hk2, hv2, hb2)
-        fixtures.add("step", dict(zip(step_names, (xk, sigma, emb, mask, hk2, hv2, hb2))), {"velocity": v})
+        fixtures.add("step", dict(zip(STEP_INPUTS, (xk, sigma, emb, mask, hk2, hv2, hb2))), {"velocity": v})
 
     decoder = StreamingDecoder(vae)
     z = rng.gaussian(seed, 2, (1, c.latent_channels, c.latent_size, c.latent_size))

@@ -23,8 +23,8 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import re
+import shutil
 import sys
 import time
 
@@ -33,7 +33,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from export_onnx import HistoryGraph, history_names
+from export_onnx import STEP_INPUTS, HistoryGraph, history_names
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
 from livegen.runlog import save
@@ -171,8 +171,7 @@ def restore_model(model_dir: str, text: torch.nn.Module, dit: torch.nn.Module, v
     history = HistoryGraph(dit, n_levels)
     check(fixtures, "history", lambda i: dict(zip(("history_k", "history_v", "history_bias"),
                                                   history(i["sigma_c"], *(i[n] for n in history_names(n_levels))))), 1e-4)
-    step_inputs = ("latent", "sigma", "text", "text_mask", "history_k", "history_v", "history_bias")
-    check(fixtures, "step", lambda i: {"velocity": dit(*(i[n] for n in step_inputs))}, 1e-4)
+    check(fixtures, "step", lambda i: {"velocity": dit(*(i[n] for n in STEP_INPUTS))}, 1e-4)
     decoder = StreamingDecoder(vae)
     check(fixtures, "vaeDecoder", lambda i: dict(zip(("frames", "next_cache"), decoder(i["latent"], i["cache"]))), 1.0)
 

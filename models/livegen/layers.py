@@ -40,7 +40,7 @@ def use_cpu_cores() -> None:
 
     Debian's default BLAS, the pthread OpenBLAS, keeps a thread pool of its own and spreads each
     call from each of torch's threads over it, so the two pools fight for the cores: a denoiser
-    training step here took 1.87 s with both at 2 threads, 0.88 s with OpenBLAS at one."""
+    training step took 1.77 times as long with both at 2 threads (models/bench/train_step.py)."""
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(os.cpu_count() or 1)
     if "OPENBLAS_NUM_THREADS" not in os.environ:

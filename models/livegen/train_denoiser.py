@@ -164,6 +164,8 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
     Weights from what the model is given (the history) leave the optimum where it is."""
     out = []
     b = x0.shape[0]
+    no_past = None if reference is None or not target_without_past else \
+        (reference.flatten(1).abs().amax(dim=1) == 0)[:, None, None, None]
     for k in range(sp.stages):
         clean = pyramid.down(x0, sp.factor(k))
         coarse = pyramid.up(pyramid.down(clean, 2)) if k > 0 else torch.zeros_like(clean)
@@ -176,8 +178,7 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
         sigma = (s + (e - s) * u).flatten()
         weights = foreground_weights(clean, strength) if reference is None else \
             foreground_weights(pyramid.down(reference, sp.factor(k)), strength, spread=1)
-        if reference is not None and target_without_past:
-            no_past = (reference.flatten(1).abs().amax(dim=1) == 0)[:, None, None, None]
+        if no_past is not None:
             weights = torch.where(no_past, foreground_weights(clean, strength), weights)
         out.append((x, sigma, x_end - x_start, weights))
     return out

@@ -50,6 +50,7 @@ class TrainingExamplesTest(unittest.TestCase):
         full = stage_examples(a, sp, 4.0, reference)[-1][3][0, 0]
         self.assertGreater(full[3, 3].item(), full[12, 12].item())  # a cell beside the object counts too: it may move there
         self.assertAlmostEqual(full.mean().item(), 1.0, places=5)
+
     def test_weights_from_the_history_can_fall_back_on_the_target_where_there_is_no_past(self):
         sp = pyramid.SpatialPyramid()
         reference = torch.zeros(2, 4, 16, 16)
@@ -60,7 +61,6 @@ class TrainingExamplesTest(unittest.TestCase):
             clean = pyramid.down(x0, sp.factor(k))
             self.assertTrue(torch.equal(w[1], foreground_weights(clean, 4.0)[1]))
             self.assertTrue(torch.equal(w[0], foreground_weights(pyramid.down(reference, sp.factor(k)), 4.0, spread=1)[0]))
-
 
     def test_training_on_the_cpu_leaves_the_cores_to_torch_and_runs_openblas_on_one_thread(self):
         # In a child process: the setting lasts for the life of the process.
