@@ -10,7 +10,9 @@ What it measures (livegen.analyze says how a frame is judged):
   newest frame alone as an ablation;
 - steering: a colour edit mid-video: frames until the new colour holds, and how far the object
   moved across the edit (continuity);
-- long horizon: adherence in the last 10 s of a 60 s rollout against its first 10 s.
+- long horizon: adherence in the last 10 s of a 60 s rollout against its first 10 s;
+- first frames from text: the first latent frame alone of many more seen prompts, where the model
+  has no history to copy and must place each object itself (judged over its video frames).
 Writes quality.json and contact sheets to --out (GIFs too, to --gifs).
 """
 from __future__ import annotations
@@ -34,6 +36,7 @@ from livegen.vae import StreamingDecoder
 
 
 SHEET_SCALE = 0.5  # contact sheets at half size keep the model directory small
+FIRST_FRAME_SHEET = 16  # first frames shown, eight to a row
 
 
 def prompt_set(n: int, heldout_split: bool, seed: int) -> list[tuple[world.Scene, str]]:
@@ -188,6 +191,16 @@ def main(args: argparse.Namespace) -> None:
                            "medianFramesToEffect": float(np.median(took)) if took else None,
                            "medianJumpPx": float(np.median(jumps)) if jumps else None}
 
+    if args.first_frame_prompts:
+        prompts = prompt_set(args.first_frame_prompts, False, 16)
+        _, clips = gen.generate_many([[(0, p)] for _, p in prompts], 1, [400 + i for i in range(len(prompts))],
+                                     progress("first frames"))
+        results["firstFrames"] = mean_report([analyze.analyze_clip(to_hwc(frames), p)[0] for (_, p), frames in zip(prompts, clips)])
+        firsts = clips[:FIRST_FRAME_SHEET, 0]
+        media.contact_sheet([firsts[i: i + 8] for i in range(0, len(firsts), 8)], os.path.join(args.out, "first.png"), scale=SHEET_SCALE)
+        print(f"first frames: coherent {results['firstFrames']['coherent']:.2f}, "
+              f"object once {results['firstFrames']['objects_present']:.2f}", flush=True)
+
     long_latent = int(args.long_seconds * fps / T)
     window = int(10 * fps)
     first, last, sheet = [], [], []
@@ -219,6 +232,8 @@ if __name__ == "__main__":
     parser.add_argument("--edit-prompts", type=int, default=6)
     parser.add_argument("--guidance-ablation", type=float, nargs="*", default=[3.0],
                         help="other guidance weights to compare on the first --ablation-prompts prompts of each split")
+    parser.add_argument("--first-frame-prompts", type=int, default=96,
+                        help="seen prompts whose first latent frame alone is judged (0: skip)")
     parser.add_argument("--long-prompts", type=int, default=2)
     parser.add_argument("--long-seconds", type=float, default=60.0)
     parser.add_argument("--gifs", help="also write GIFs of some clips to this directory")

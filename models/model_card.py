@@ -40,6 +40,11 @@ def tail_mean(records: list[dict], key: str, n: int = 10) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
+def flag_value(value) -> str:
+    """A config value as train.py's --set reads it (config.json holds tuples as lists)."""
+    return ",".join(f"{v:g}" for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
 def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -60,6 +65,8 @@ def adherence_table(q: dict) -> str:
                 rows.append((f"ablation: {name}, same prompts, guidance {w}", report))
     rows += [(f"{q['longHorizon']['seconds']:.0f} s rollout, first 10 s", q["longHorizon"]["first10s"]),
              (f"{q['longHorizon']['seconds']:.0f} s rollout, last 10 s", q["longHorizon"]["last10s"])]
+    if "firstFrames" in q:
+        rows.append(("first latent frame from text alone, seen prompts", q["firstFrames"]))
     out = ["| frames of | clips | frames | **pass** | coherent | background | object once | shape | size | motion | no stray blobs |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows:
@@ -87,6 +94,16 @@ def earlier_training(run: str, version: str) -> str:
     end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
     body = "\n".join("#" + line if line.startswith("#") else line for line in lines[start:end]).strip()
     return f"\n\n### Before: model {version}, from its card\n\n{body}" if body else ""
+
+
+def first_frames_sample(q: dict) -> str:
+    if "firstFrames" not in q:
+        return ""
+    return """
+First frames from text alone, where the model has no history to copy (one seen prompt each):
+
+![first frames](card/first.png)
+"""
 
 
 def steering_section(q: dict) -> str:
@@ -122,7 +139,7 @@ def main(args: argparse.Namespace) -> None:
     stages = manifest["spatialPyramid"]["stages"]
     levels = manifest["temporalPyramid"]["levels"]
     preset = dataclasses.asdict(PRESETS["cpu"])
-    overrides = " ".join(f"--set {k}={v}" for k, v in cfg.items() if k in preset and preset[k] != v)
+    overrides = " ".join(f"--set {k}={flag_value(v)}" for k, v in cfg.items() if k in preset and flag_value(preset[k]) != flag_value(v))
     has_edits = os.path.exists(os.path.join(args.run, "edits.pt"))
     edit_clips = cfg.get("edit_clips", 0) if has_edits else 0
     edit_share = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."
@@ -250,7 +267,7 @@ Around a mid-video edit (every 3rd frame from two latent frames before the edit)
 A {q['longHorizon']['seconds']:.0f} s rollout (ten frames spread over it):
 
 ![long](card/long.png)
-"""
+{first_frames_sample(q)}"""
     with open(os.path.join(args.model, "README.md"), "w") as f:
         f.write(card)
     print(f"wrote {args.model}/README.md")

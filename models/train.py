@@ -331,11 +331,22 @@ def machine(device: torch.device) -> dict:
             "cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
+def apply_override(cfg: TrainConfig, override: str) -> None:
+    """`key=value` onto cfg, the value read as the field's type (a tuple as comma-separated numbers)."""
+    key, sep, value = override.partition("=")
+    if not sep or not hasattr(cfg, key):
+        raise SystemExit(f"train: --set takes key=value with a key of the config (livegen/config.py), not {override!r}")
+    kind = type(getattr(cfg, key))
+    try:
+        setattr(cfg, key, tuple(float(v) for v in value.split(",")) if kind is tuple else kind(value))
+    except ValueError:
+        raise SystemExit(f"train: --set {key}: {value!r} is not a valid {'list of numbers' if kind is tuple else kind.__name__}") from None
+
+
 def main(args: argparse.Namespace) -> None:
     cfg = PRESETS[args.preset]
     for override in args.set or []:
-        key, value = override.split("=", 1)
-        setattr(cfg, key, type(getattr(cfg, key))(value))
+        apply_override(cfg, override)
     device = pick_device()
     os.makedirs(os.path.join(args.out, "samples"), exist_ok=True)
     with open(os.path.join(args.out, "config.json"), "w") as f:

@@ -211,6 +211,9 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: float, vae: VideoVAE) -> None:
     if cfg.foreground_from not in ("target", "history", "history+target"):
         raise SystemExit(f"train: foreground_from must be 'target', 'history' or 'history+target', not {cfg.foreground_from!r}")
+    sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
+    if len(cfg.stage_weights) != sp.stages:
+        raise SystemExit(f"train: stage_weights needs one weight per spatial stage ({sp.stages}), not {len(cfg.stage_weights)}")
     path = os.path.join(out, "denoiser.pt")
     text, dit = build(cfg)
     text, dit = text.to(device), dit.to(device)
@@ -221,7 +224,6 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     if step >= cfg.steps:
         return
     dataset = load(os.path.join(out, "latents.pt"))
-    sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
     edits_path = os.path.join(out, "edits.pt")
     edits = load(edits_path) if cfg.edit_share > 0 and os.path.exists(edits_path) else None
     rollout = own_sampler(ema_text, ema_dit, sp, tp, device) if cfg.rollout_share > 0 else None
@@ -239,7 +241,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     dit.train()
     while step < cfg.steps and time.time() < deadline:
         losses = denoiser_losses(text, dit, sp, cfg, *batcher(cfg.batch), device)
-        loss = sum(losses)
+        loss = sum(w * l for w, l in zip(cfg.stage_weights, losses))
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr

@@ -14,7 +14,7 @@ import torch
 import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
-from train import palette_error, pixel_foreground_weights
+from train import apply_override, palette_error, pixel_foreground_weights
 from livegen.train_denoiser import Batcher, foreground_weights, learning_rate, stage_examples
 
 
@@ -37,6 +37,17 @@ class TrainingExamplesTest(unittest.TestCase):
         self.assertAlmostEqual(learning_rate(restarted, 1009), 1e-3, places=5)
         self.assertAlmostEqual(learning_rate(restarted, 1500), learning_rate(cfg, 500))
         self.assertAlmostEqual(learning_rate(restarted, 2000), 5e-5)
+
+    def test_set_reads_each_value_as_its_fields_type_and_names_a_bad_one(self):
+        cfg = dataclasses.replace(PRESETS["cpu"])
+        apply_override(cfg, "stage_weights=4,2,1")
+        apply_override(cfg, "steps=5000")
+        apply_override(cfg, "lr=0.0002")
+        self.assertEqual((cfg.stage_weights, cfg.steps, cfg.lr), ((4.0, 2.0, 1.0), 5000, 2e-4))
+        for bad, named in (("stage_weight=1", "stage_weight=1"), ("steps", "'steps'"), ("steps=many", "'many' is not a valid int"), ("stage_weights=4;2", "valid list of numbers")):
+            with self.assertRaises(SystemExit) as err:
+                apply_override(cfg, bad)
+            self.assertIn(named, str(err.exception))
 
     def test_weights_from_the_history_ignore_the_target_and_are_uniform_without_a_past(self):
         torch.manual_seed(0)
@@ -160,7 +171,7 @@ class TrainingRunTest(unittest.TestCase):
             card = os.path.join(out, "card")
             subprocess.run([sys.executable, os.path.join(models, "evaluate.py"), "--run", out, "--out", card, "--seconds", "1",
                             "--prompts", "2", "--ablation-prompts", "1", "--edit-prompts", "2", "--long-prompts", "1",
-                            "--long-seconds", "10"], check=True, capture_output=True, cwd=models)
+                            "--long-seconds", "10", "--first-frame-prompts", "3"], check=True, capture_output=True, cwd=models)
             with open(os.path.join(card, "quality.json")) as f:
                 quality = json.load(f)
             self.assertEqual(quality["seen"]["frames"], 2 * 16)
@@ -168,7 +179,8 @@ class TrainingRunTest(unittest.TestCase):
             self.assertEqual(set(quality["heldout"]["byGuidance"]), {f"{export_onnx.GUIDANCE:g}", "3"})
             self.assertEqual(len(quality["steering"]["edits"]), 2)
             self.assertEqual(quality["longHorizon"]["last10s"]["frames"], 160)
-            for sheet in ("seen.png", "heldout.png", "edit.png", "long.png"):
+            self.assertEqual((quality["firstFrames"]["clips"], quality["firstFrames"]["frames"]), (3, 3 * 4))
+            for sheet in ("seen.png", "heldout.png", "edit.png", "long.png", "first.png"):
                 self.assertTrue(os.path.exists(os.path.join(card, sheet)), sheet)
 
             diagnosis = os.path.join(out, "diagnosis.json")
@@ -195,14 +207,18 @@ class TrainingRunTest(unittest.TestCase):
             # new model's card carries the training before from the old one's.
             model, recovered = os.path.join(out, "model"), os.path.join(out, "recovered")
             first_card = ship(out, model)
+            self.assertIn("| first latent frame from text alone, seen prompts | 3 | 12 |", first_card)
+            self.assertIn("![first frames](card/first.png)", first_card)
             subprocess.run([sys.executable, os.path.join(models, "recover.py"), "--model", model, "--out", recovered,
                             "--encoder-steps", "2"], check=True, capture_output=True, cwd=models)
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", recovered,
-                            "--set", "steps=4", "--set", "foreground_from=history"], check=True, capture_output=True, cwd=models)
+                            "--set", "steps=4", "--set", "foreground_from=history", "--set", "stage_weights=4,2,1"], check=True, capture_output=True, cwd=models)
             info, _, _, _ = export_onnx.load_run(recovered)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (4, 2, 2))
             second_card = ship(recovered, os.path.join(out, "model2"))
             self.assertIn("| denoiser + text encoder | 2 to 4 |", second_card)
+            self.assertIn("--set stage_weights=4,2,1 ", second_card)
+            self.assertNotIn("stage_weights", first_card)
             before = second_card.split("### Before: model ", 1)[1]
             first_training = first_card.split("## Training\n", 1)[1].split("\n## ", 1)[0].strip()
             self.assertIn(first_training.split("\n| phase |", 1)[1].split("\n\n", 1)[0], before)
