@@ -140,6 +140,8 @@ def main(args: argparse.Namespace) -> None:
     levels = manifest["temporalPyramid"]["levels"]
     preset = dataclasses.asdict(PRESETS["cpu"])
     overrides = " ".join(f"--set {k}={flag_value(v)}" for k, v in cfg.items() if k in preset and flag_value(preset[k]) != flag_value(v))
+    weights = cfg.get("stage_weights", [1.0, 1.0, 1.0])
+    stage_weighting = "" if set(weights) == {1.0} else f", weighted {', '.join(f'{w:g}' for w in weights)}, coarsest first"
     has_edits = os.path.exists(os.path.join(args.run, "edits.pt"))
     edit_clips = cfg.get("edit_clips", 0) if has_edits else 0
     edit_share = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."
@@ -232,7 +234,7 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
 | phase | steps | batch | wall time | final loss (mean of last 10 logs) |
 |---|---|---|---|---|
 | {autoencoder_row} | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
-| denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages) |
+| denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages{stage_weighting}) |
 {decoder_row}{motion_row}
 Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.{before}
 
