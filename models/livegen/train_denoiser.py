@@ -6,7 +6,7 @@ pass runs once and serves all spatial stages, each at its own random point of it
 levels sometimes dropped, and in a share of examples the newest history frame is one the model
 sampled itself from the frames before it: so it learns to continue from imperfect frames of its
 own. A share of examples has no history at all, so first frames from text alone get their own
-practice.
+practice; their targets are any frame of a clip.
 """
 from __future__ import annotations
 
@@ -72,8 +72,12 @@ class Batcher:
             k = min(self.edits["switch"][i] + int(self.rng.integers(0, 4)), clip.shape[0] - 1)
             return clip, k, self.edit_scenes[i], False
         i = int(self.rng.integers(self.latents.shape[0]))
-        k = 0 if self.rng.random() < self.cfg.first_frame_share else int(self.rng.integers(1, self.latents.shape[1]))
-        return self.latents[i].float(), k, self.scenes[i], k > 0
+        clip = self.latents[i].float()
+        if self.rng.random() < self.cfg.first_frame_share:
+            # Clips start at a random time, so any of their frames is a first frame the world could
+            # show: first frames from text draw on every latent frame, not on one per clip.
+            return clip[int(self.rng.integers(clip.shape[0])):], 0, self.scenes[i], False
+        return clip, int(self.rng.integers(1, clip.shape[0])), self.scenes[i], True
 
     def history(self, clip: torch.Tensor, k: int):
         """The temporal-pyramid history of frame k of a clip, uncorrupted."""
