@@ -140,8 +140,8 @@ def main(args: argparse.Namespace) -> None:
     levels = manifest["temporalPyramid"]["levels"]
     preset = dataclasses.asdict(PRESETS["cpu"])
     overrides = " ".join(f"--set {k}={flag_value(v)}" for k, v in cfg.items() if k in preset and flag_value(preset[k]) != flag_value(v))
-    weights = cfg.get("stage_weights", [1.0, 1.0, 1.0])
-    stage_weighting = "" if set(weights) == {1.0} else f", weighted {', '.join(f'{w:g}' for w in weights)}, coarsest first"
+    weights = flag_value(cfg.get("stage_weights", preset["stage_weights"]))
+    stage_weighting = "" if weights == flag_value(preset["stage_weights"]) else f", weighted {weights}, coarsest first"
     has_edits = os.path.exists(os.path.join(args.run, "edits.pt"))
     edit_clips = cfg.get("edit_clips", 0) if has_edits else 0
     edit_share = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."

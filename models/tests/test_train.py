@@ -219,7 +219,7 @@ class TrainingRunTest(unittest.TestCase):
             second_card = ship(recovered, os.path.join(out, "model2"))
             self.assertIn("| denoiser + text encoder | 2 to 4 |", second_card)
             self.assertIn("--set stage_weights=4,2,1 ", second_card)
-            self.assertIn("summed over the 3 stages, weighted 4, 2, 1, coarsest first)", second_card)
+            self.assertIn("summed over the 3 stages, weighted 4,2,1, coarsest first)", second_card)
             self.assertNotIn("stage_weights", first_card)
             before = second_card.split("### Before: model ", 1)[1]
             first_training = first_card.split("## Training\n", 1)[1].split("\n## ", 1)[0].strip()
