@@ -248,7 +248,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "temporalPyramid": {"levels": [{"scale": 1 / f, "frames": n} for f, n in tp.levels], "noise": tp.noise,
                             "tokens": tp.tokens(c.latent_size, c.patch)},
         "guidance": {"scale": GUIDANCE},
-        "denoiser": {"width": c.width, "depth": c.depth, "heads": c.heads, "textWidth": c.text_width},
+        "denoiser": {"width": c.width, "depth": c.depth, "heads": c.heads, "textWidth": c.text_width, "predicts": c.predicts},
         "rng": {"algorithm": "hash32-box-muller", "streamsPerLatentFrame": 16, "stageNoise": 0, "historyNoise": 8},
         "graphs": {"textEncoder": "text_encoder.onnx", "history": "denoiser_history.onnx",
                    "step": "denoiser_step.onnx", "vaeDecoder": "vae_decoder.onnx"},

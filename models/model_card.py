@@ -142,6 +142,8 @@ def main(args: argparse.Namespace) -> None:
     overrides = " ".join(f"--set {k}={flag_value(v)}" for k, v in cfg.items() if k in preset and flag_value(preset[k]) != flag_value(v))
     weights = flag_value(cfg.get("stage_weights", preset["stage_weights"]))
     stage_weighting = "" if weights == flag_value(preset["stage_weights"]) else f", weighted {weights}, coarsest first"
+    residual = ("; generates each latent frame as its change from the newest history frame"
+                if manifest["denoiser"].get("predicts") == "residual" else "")
     has_edits = os.path.exists(os.path.join(args.run, "edits.pt"))
     edit_clips = cfg.get("edit_clips", 0) if has_edits else 0
     edit_share = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."
@@ -208,7 +210,7 @@ the contract the files follow.
 | part | what | parameters |
 |---|---|---|
 | text encoder | word tokenizer ({len(manifest['tokenizer']['vocab'])} words), 2-layer transformer, width {manifest['denoiser']['textWidth']} | {params['textEncoder'] / 1e6:.2f}M |
-| denoiser | PyramidDiT: {manifest['denoiser']['depth']} adaLN blocks, width {manifest['denoiser']['width']}, {manifest['denoiser']['heads']} heads, 2x2-cell tokens | {params['denoiser'] / 1e6:.2f}M |
+| denoiser | PyramidDiT: {manifest['denoiser']['depth']} adaLN blocks, width {manifest['denoiser']['width']}, {manifest['denoiser']['heads']} heads, 2x2-cell tokens{residual} | {params['denoiser'] / 1e6:.2f}M |
 | VAE decoder | causal (cache = previous latent), 16x spatial and 4x temporal, 4x4 pixel shuffle, a velocity field moves objects between the 4 frames | {params['vaeDecoder'] / 1e6:.2f}M |
 
 - Latent: {manifest['latent']['channels']} x {manifest['latent']['height']} x {manifest['latent']['width']} per latent frame.

@@ -36,6 +36,7 @@ class TrainConfig:
     motion_lr: float = 1e-3
     # Denoiser phase
     model: str = "PyramidDiT-XS"
+    predicts: str = "frame"  # "frame" or "residual": the denoiser's target (DiTConfig.predicts)
     steps: int = 12000
     batch: int = 32
     lr: float = 5e-4

@@ -31,6 +31,10 @@ class DiTConfig:
     depth: int = 8
     heads: int = 4
     text_width: int = 128
+    # What the flow generates: "frame", the new latent frame, or "residual", the new frame minus the
+    # newest history frame (zeros without a past). A residual model copies the last frame unless it
+    # changes it, so a shape survives a step it cannot redraw (docs/architecture.md).
+    predicts: str = "frame"
 
 
 def sincos(v: torch.Tensor, dims: int, max_period: float) -> torch.Tensor:

@@ -115,6 +115,12 @@ def empty_history(tp: TemporalPyramid, b: int, c: int, size: int) -> list[tuple[
     return [(lat, ages, torch.zeros_like(mask)) for lat, ages, mask in levels]
 
 
+def newest(levels) -> torch.Tensor:
+    """The newest history frame of each clip (B, C, h, w), zeros where a clip has no past."""
+    lat, _, mask = levels[0]
+    return lat[:, 0] * mask[:, 0, None, None, None]
+
+
 def noise_stream(frame: int, purpose: int) -> int:
     """The RNG stream for latent frame `frame`: purpose 0 is the stage-0 noise, k in 1..K-1 the
     noise of the jump into stage k, 8 + level the noise that corrupts that history level."""

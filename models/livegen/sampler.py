@@ -6,7 +6,8 @@ Per latent frame k (docs/model-format.md gives the same algorithm for the engine
    noise, and run the history pass once.
 3. Start from seeded noise at stage 0; per stage, Euler steps over u in [0, 1), each one
    batched conditional + unconditional, v = v_u + w (v_c - v_u); between stages, upsample
-   and renoise with seeded block noise.
+   and renoise with seeded block noise. A residual model's result is added to the newest
+   (uncorrupted) history frame.
 4. Decode the new latent with the causal decoder (cache = the previous raw latent).
 
 Several clips can run as one batch (`generate_many`): each draws its noise from its own seed, so
@@ -62,10 +63,11 @@ class Generator:
             levels = pyramid.history_levels(past, self.temporal)
         else:
             levels = pyramid.empty_history(self.temporal, b, cfg.latent_channels, cfg.latent_size)
+        newest = pyramid.newest(levels)
         levels = pyramid.corrupt_history(
             levels, self.temporal.noise, lambda level, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, 8 + level), shape))
         return denoise(self.dit, self.spatial, levels, self.temporal.noise, text, self.guidance,
-                       lambda stage, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, stage), shape))
+                       lambda stage, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, stage), shape), newest)
 
     @torch.no_grad()
     def generate_many(self, schedules: list[Schedule], n_latent: int, seeds: list[int],
@@ -95,11 +97,13 @@ class Generator:
 
 @torch.no_grad()
 def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float, text: tuple[torch.Tensor, torch.Tensor],
-            guidance: float, noise: Callable[[int, tuple[int, ...]], torch.Tensor]) -> torch.Tensor:
+            guidance: float, noise: Callable[[int, tuple[int, ...]], torch.Tensor], newest: torch.Tensor) -> torch.Tensor:
     """Steps 2-3 of the loop for a batch of B clips: the history pass on `levels` (already corrupted
     with sigma_c), then the spatial pyramid from noise to a clean latent (B, C, h, w). `text` holds
     the B prompts then, when guidance is not 1, the B empty prompts; `noise(stage, shape)` gives
-    the stage-0 noise (stage 0) and the noise of the jump into each later stage, (B,) + shape."""
+    the stage-0 noise (stage 0) and the noise of the jump into each later stage, (B,) + shape.
+    `newest` is the newest history frame before corruption (zeros without a past): a residual
+    model's flow ends at the new frame minus it."""
     cfg = dit.cfg
     b = levels[0][0].shape[0]
     guided = guidance != 1.0
@@ -123,4 +127,4 @@ def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float,
             else:
                 v = dit(x, torch.full((b,), sigma), emb[:b], mask[:b], hk, hv, hb)
             x = x + v / n
-    return x
+    return x + newest if cfg.predicts == "residual" else x

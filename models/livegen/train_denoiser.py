@@ -38,7 +38,7 @@ SAMPLE_PROMPTS = [
 def build(cfg: TrainConfig) -> tuple[TextEncoder, PyramidDiT]:
     tokenizer = default_tokenizer()
     text = TextEncoder(TextConfig(vocab_size=len(tokenizer.vocab), max_tokens=tokenizer.max_tokens))
-    dit = PyramidDiT(dataclasses.replace(PyramidDiT_models[cfg.model], latent_size=cfg.size // 16))
+    dit = PyramidDiT(dataclasses.replace(PyramidDiT_models[cfg.model], latent_size=cfg.size // 16, predicts=cfg.predicts))
     return text, dit
 
 
@@ -111,7 +111,7 @@ class Batcher:
             targets.append(clip[k])
             captions.append("" if self.rng.random() < self.cfg.text_dropout else text)
         levels = cat_levels(histories)
-        newest = levels[0][0][:, 0] * levels[0][2][:, 0, None, None, None]  # (B, C, h, w), zeros without a past
+        newest = pyramid.newest(levels)
         sigma_c = torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, batch)).float()
         levels = [((1 - sigma_c[:, None, None, None, None]) * lat + sigma_c[:, None, None, None, None] * torch.randn_like(lat),
                    ages, mask) for lat, ages, mask in levels]
@@ -133,8 +133,10 @@ def own_sampler(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, 
     def sample(levels, captions: list[str]) -> torch.Tensor:
         def fresh(_, shape: tuple[int, ...]) -> torch.Tensor:
             return torch.randn((len(captions),) + shape, device=device)
-        levels = pyramid.corrupt_history([tuple(t.to(device) for t in lvl) for lvl in levels], tp.noise, fresh)
-        x = denoise(dit, sp, levels, tp.noise, text(tokenizer.batch(captions).to(device)), 1.0, fresh)
+        levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
+        newest = pyramid.newest(levels)
+        levels = pyramid.corrupt_history(levels, tp.noise, fresh)
+        x = denoise(dit, sp, levels, tp.noise, text(tokenizer.batch(captions).to(device)), 1.0, fresh, newest)
         return x.cpu()
     return sample
 
@@ -156,8 +158,10 @@ def foreground_weights(clean: torch.Tensor, strength: float, spread: int = 0) ->
 
 
 def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float = 0.0, reference: torch.Tensor | None = None,
-                   target_without_past: bool = False):
+                   target_without_past: bool = False, origin: torch.Tensor | None = None):
     """Per stage: (noisy latent, sigma, target velocity, loss weights) on the piecewise flow of Pyramid Flow.
+
+    The flow ends at `x0`, or at `x0 - origin` given an `origin` (B, C, h, w): a residual model's.
 
     The weights come from the target `x0` or, given a `reference` (B, C, h, w), from it: the
     newest history frame, spread by a cell for the motion since. A reference of zeros (no past)
@@ -172,11 +176,12 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
         (reference.flatten(1).abs().amax(dim=1) == 0)[:, None, None, None]
     for k in range(sp.stages):
         clean = pyramid.down(x0, sp.factor(k))
-        coarse = pyramid.up(pyramid.down(clean, 2)) if k > 0 else torch.zeros_like(clean)
-        noise = torch.randn_like(clean)
+        end = clean if origin is None else clean - pyramid.down(origin, sp.factor(k))
+        coarse = pyramid.up(pyramid.down(end, 2)) if k > 0 else torch.zeros_like(end)
+        noise = torch.randn_like(end)
         s, e = sp.starts[k], sp.ends[k]
         x_start = (1 - s) * coarse + s * noise
-        x_end = (1 - e) * clean + e * noise
+        x_end = (1 - e) * end + e * noise
         u = torch.rand(b, 1, 1, 1)
         x = (1 - u) * x_start + u * x_end
         sigma = (s + (e - s) * u).flatten()
@@ -197,8 +202,9 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
     hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
     reference = None if cfg.foreground_from == "target" else newest.to(device)
     losses = []
+    origin = newest.to(device) if dit.cfg.predicts == "residual" else None
     for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight, reference,
-                                                   target_without_past=cfg.foreground_from == "history+target"):
+                                                   target_without_past=cfg.foreground_from == "history+target", origin=origin):
         v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
         losses.append(((v - target) ** 2 * weight).mean())
     return losses
@@ -213,6 +219,8 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: float, vae: VideoVAE) -> None:
+    if cfg.predicts not in ("frame", "residual"):
+        raise SystemExit(f"train: predicts must be 'frame' or 'residual', not {cfg.predicts!r}")
     if cfg.foreground_from not in ("target", "history", "history+target"):
         raise SystemExit(f"train: foreground_from must be 'target', 'history' or 'history+target', not {cfg.foreground_from!r}")
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()

@@ -1,4 +1,6 @@
 """The reference sampler: a clip depends on its prompts and seed alone, not on its batch."""
+import copy
+import dataclasses
 import unittest
 
 import torch
@@ -42,6 +44,16 @@ class GeneratorTest(unittest.TestCase):
         barely = Generator(self.gen.tokenizer, self.gen.text_encoder, self.gen.dit, self.gen.decoder,
                            self.gen.spatial, self.gen.temporal, guidance=1.0 + 1e-9)
         torch.testing.assert_close(plain.generate(prompt, 3, 5)[0], barely.generate(prompt, 3, 5)[0], atol=1e-5, rtol=1e-5)
+
+    def test_a_residual_model_adds_its_flow_to_the_newest_frame_and_has_none_to_add_to_a_first_frame(self):
+        dit = copy.deepcopy(self.gen.dit)
+        dit.cfg = dataclasses.replace(dit.cfg, predicts="residual")
+        residual = Generator(self.gen.tokenizer, self.gen.text_encoder, dit, self.gen.decoder, self.gen.spatial, self.gen.temporal)
+        text = self.gen.text(["a red circle on a blue background"] * 2)
+        torch.testing.assert_close(residual.latent_frame([], text, [3, 4], 0), self.gen.latent_frame([], text, [3, 4], 0))
+        c = dit.cfg.latent_channels
+        past = [torch.randn(2, c, 8, 8) for _ in range(3)]
+        torch.testing.assert_close(residual.latent_frame(past, text, [3, 4], 3), self.gen.latent_frame(past, text, [3, 4], 3) + past[-1])
 
 
 if __name__ == "__main__":

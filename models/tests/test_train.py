@@ -99,6 +99,19 @@ class TrainingExamplesTest(unittest.TestCase):
             self.assertEqual(target.shape, x.shape)
             self.assertEqual(weight.shape, (3, 1) + x.shape[-2:])
 
+    def test_a_residual_models_flow_ends_at_the_frame_minus_its_origin_weighted_by_the_frame(self):
+        sp = pyramid.SpatialPyramid()
+        x0, origin = torch.randn(3, 4, 16, 16), torch.randn(3, 4, 16, 16)
+        torch.manual_seed(0)
+        residual = stage_examples(x0, sp, strength=4.0, origin=origin)
+        torch.manual_seed(0)
+        plain = stage_examples(x0 - origin, sp, strength=4.0)
+        torch.manual_seed(0)
+        frame = stage_examples(x0, sp, strength=4.0)
+        for (x, sigma, target, weight), (px, psigma, ptarget, _), (_, _, _, fweight) in zip(residual, plain, frame):
+            torch.testing.assert_close((x, sigma, target), (px, psigma, ptarget))
+            torch.testing.assert_close(weight, fweight)
+
     def test_rollout_examples_take_the_models_own_sample_of_the_frame_before_the_target_and_first_frames_any_frame(self):
         tp = pyramid.TemporalPyramid()
         latents = torch.arange(10.0)[None, :, None, None, None].expand(6, 10, 4, 8, 8).clone()  # frame j holds j
@@ -213,12 +226,18 @@ class TrainingRunTest(unittest.TestCase):
             subprocess.run([sys.executable, os.path.join(models, "recover.py"), "--model", model, "--out", recovered,
                             "--encoder-steps", "2"], check=True, capture_output=True, cwd=models)
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", recovered,
-                            "--set", "steps=4", "--set", "foreground_from=history", "--set", "stage_weights=4,2,1"], check=True, capture_output=True, cwd=models)
+                            "--set", "steps=4", "--set", "foreground_from=history", "--set", "stage_weights=4,2,1", "--set", "predicts=residual"], check=True, capture_output=True, cwd=models)
             info, _, _, _ = export_onnx.load_run(recovered)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (4, 2, 2))
+            with open(os.path.join(out, "model", "manifest.json")) as f:
+                self.assertEqual(json.load(f)["denoiser"]["predicts"], "frame")
             second_card = ship(recovered, os.path.join(out, "model2"))
             self.assertIn("| denoiser + text encoder | 2 to 4 |", second_card)
             self.assertIn("--set stage_weights=4,2,1 ", second_card)
+            with open(os.path.join(out, "model2", "manifest.json")) as f:
+                self.assertEqual(json.load(f)["denoiser"]["predicts"], "residual")
+            self.assertIn("tokens; generates each latent frame as its change from the newest history frame |", second_card)
+            self.assertNotIn("newest history frame |", first_card)
             self.assertIn("summed over the 3 stages, weighted 4,2,1, coarsest first)", second_card)
             self.assertNotIn("stage_weights", first_card)
             before = second_card.split("### Before: model ", 1)[1]

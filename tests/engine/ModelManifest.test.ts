@@ -61,3 +61,17 @@ test('a model directory with a missing graph or no manifest is reported with the
   await cp(path.join(DEFAULT_MODEL, 'manifest.json'), path.join(dir, 'manifest.json'));
   await assert.rejects(loadModelDescription(dir), /\/graphs\/\w+ names \S+\.onnx, which cannot be read/);
 });
+
+test('a residual denoiser needs its newest history frame at full resolution, and no other prediction is accepted', async () => {
+  const manifest = await defaultManifest();
+  const denoiser = manifest['denoiser'] as Record<string, unknown>;
+  denoiser['predicts'] = 'residual';
+  assert.equal(validateManifest(manifest, 'test').denoiser.predicts, 'residual');
+  const levels = (manifest['temporalPyramid'] as { levels: Record<string, unknown>[] }).levels;
+  const finest = levels[0];
+  assert.ok(finest);
+  finest['scale'] = 0.5;
+  assert.throws(() => validateManifest(manifest, 'test'), /\/temporalPyramid\/levels\/0\/scale: a residual denoiser/);
+  denoiser['predicts'] = 'velocity';
+  assert.throws(() => validateManifest(manifest, 'test'), /\/denoiser\/predicts/);
+});

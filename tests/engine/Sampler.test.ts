@@ -78,3 +78,36 @@ test('at guidance 1 every step graph runs on the conditional half alone (batch 1
   const steps = manifest.spatialPyramid.stages.reduce((n, s) => n + s.steps, 0);
   assert.deepEqual(stepBatches, [...Array(steps).fill([1, 1, 1, 1, 1, 1, 1]), ...Array(steps).fill([2, 2, 2, 2, 2, 2, 2])]);
 });
+
+test('a residual model adds its flow to the newest history frame, and a first frame is the flow alone', async () => {
+  const { manifest } = await loadModelDescription(MODEL_DIR);
+  const residual = { ...manifest, denoiser: { ...manifest.denoiser, predicts: 'residual' as const } };
+  const frame = { ...manifest, denoiser: { ...manifest.denoiser, predicts: 'frame' as const } };
+  const { channels, height, width } = manifest.latent;
+  const per = channels * height * width;
+  const filled = (dims: number[], value: number): TensorData => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value) });
+  const runner: GraphRunner = {
+    run: async (graph, feeds): Promise<Feeds> => {
+      if (graph === 'textEncoder') return { text: filled([2, manifest.tokenizer.maxTokens, 4], 0), text_mask: filled([2, manifest.tokenizer.maxTokens], 1) };
+      if (graph === 'history') return { history_k: filled([1, 1, 1, 1, 1], 0), history_v: filled([1, 1, 1, 1, 1], 0), history_bias: filled([1, 1, 1, 1], 0) };
+      if (graph === 'step') {
+        const latent = feeds['latent'];
+        assert.ok(latent);
+        return { velocity: { ...latent, data: (latent.data as Float32Array).map((v) => 0.5 - 0.3 * v) } };
+      }
+      return { frames: { type: 'uint8', dims: [1], data: new Uint8Array(1) }, next_cache: filled([1], 0) };
+    },
+  };
+  const history = new HistoryPyramid(manifest);
+  const job = (frameIndex: number) => ({ seed: 5, frame: frameIndex, prompt: 'a red circle', history: history.levels(), cache: new Float32Array(per) });
+  const first = [await new Sampler(frame, runner).sample(job(0)), await new Sampler(residual, runner).sample(job(0))];
+  assert.deepEqual(first[1]?.latent, first[0]?.latent);
+  const older = Float32Array.from({ length: per }, (_, j) => Math.cos(j));
+  const newest = Float32Array.from({ length: per }, (_, j) => Math.sin(j));
+  history.push(older);
+  history.push(newest);
+  const [a, b] = [await new Sampler(frame, runner).sample(job(2)), await new Sampler(residual, runner).sample(job(2))];
+  let worst = 0;
+  for (let j = 0; j < per; j++) worst = Math.max(worst, Math.abs((b.latent[j] ?? 0) - (a.latent[j] ?? 0) - (newest[j] ?? 0)));
+  assert.ok(worst < 1e-6, `max abs difference ${worst}`);
+});

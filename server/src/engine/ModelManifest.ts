@@ -47,7 +47,14 @@ export const ManifestSchema = Type.Object({
     tokens: PositiveInt,
   }),
   guidance: Type.Object({ scale: Type.Number({ minimum: 0 }) }),
-  denoiser: Type.Object({ width: PositiveInt, depth: PositiveInt, heads: PositiveInt, textWidth: PositiveInt }),
+  denoiser: Type.Object({
+    width: PositiveInt,
+    depth: PositiveInt,
+    heads: PositiveInt,
+    textWidth: PositiveInt,
+    // Absent in models exported before residual models existed: those generate frames.
+    predicts: Type.Optional(Type.Union([Type.Literal('frame'), Type.Literal('residual')])),
+  }),
   rng: Type.Object({
     algorithm: Type.Literal('hash32-box-muller'),
     streamsPerLatentFrame: PositiveInt,
@@ -89,6 +96,11 @@ export function validateManifest(value: unknown, source: string): Manifest {
       throw new ModelError(`invalid model manifest [${source}]: field /spatialPyramid/stages/${i}/renoise: required after the first stage`);
     }
   });
+  if (manifest.denoiser.predicts === 'residual' && manifest.temporalPyramid.levels[0]?.scale !== 1) {
+    throw new ModelError(
+      `invalid model manifest [${source}]: field /temporalPyramid/levels/0/scale: a residual denoiser adds its result to the newest history frame, which must be at full resolution (scale 1)`,
+    );
+  }
   const vocabSize = manifest.tokenizer.vocab.length;
   for (const key of ['pad', 'unk', 'bos'] as const) {
     if (manifest.tokenizer[key] >= vocabSize) {

@@ -61,6 +61,18 @@ export function stepBatch(guidance: number): 1 | 2 {
 }
 
 /**
+ * A residual model's flow gives the change from the newest history frame: the frame is that frame
+ * plus the change. The newest frame is slot 0 of the full-resolution level, uncorrupted; a stream's
+ * first frame has none (its mask is 0) and is the flow's result alone.
+ */
+function addNewest(change: Float32Array, finest: HistoryLevel | undefined): Float32Array {
+  if (!finest || !finest.mask[0]) return change;
+  const out = new Float32Array(change.length);
+  for (let j = 0; j < out.length; j++) out[j] = (change[j] ?? 0) + (finest.latents[j] ?? 0);
+  return out;
+}
+
+/**
  * The spatial-pyramid flow sampler with its bounded temporal-pyramid history, exactly as
  * docs/model-format.md ("Sampling one latent frame") and models/livegen/sampler.py define it.
  */
@@ -195,6 +207,7 @@ export class Sampler {
         x = next;
       }
     }
+    if (m.denoiser.predicts === 'residual') x = addNewest(x, job.history[0]);
     const t3 = performance.now();
 
     const decoded = await this.#runner.run('vaeDecoder', {
