@@ -144,6 +144,8 @@ def main(args: argparse.Namespace) -> None:
     stage_weighting = "" if weights == flag_value(preset["stage_weights"]) else f", weighted {weights}, coarsest first"
     residual = ("; generates each latent frame as its change from the newest history frame"
                 if manifest["denoiser"].get("predicts") == "residual" else "")
+    if manifest["denoiser"].get("continuation") == "bridge":
+        residual += "; continues a stream from its newest latent frame, noised, through the last stage alone"
     has_edits = os.path.exists(os.path.join(args.run, "edits.pt"))
     edit_clips = cfg.get("edit_clips", 0) if has_edits else 0
     edit_share = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -344,7 +344,7 @@ def apply_override(cfg: TrainConfig, override: str) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    cfg = PRESETS[args.preset]
+    cfg = replace(PRESETS[args.preset])  # a copy: the overrides must not reach the preset itself
     for override in args.set or []:
         apply_override(cfg, override)
     device = pick_device()

@@ -37,6 +37,7 @@ class TrainConfig:
     # Denoiser phase
     model: str = "PyramidDiT-XS"
     predicts: str = "frame"  # "frame" or "residual": the denoiser's target (DiTConfig.predicts)
+    continuation: str = "pyramid"  # "pyramid" or "bridge": how a frame with a past is sampled (DiTConfig.continuation)
     steps: int = 12000
     batch: int = 32
     lr: float = 5e-4

@@ -35,6 +35,10 @@ class DiTConfig:
     # newest history frame (zeros without a past). A residual model copies the last frame unless it
     # changes it, so a shape survives a step it cannot redraw (docs/architecture.md).
     predicts: str = "frame"
+    # How a frame with a past is sampled: "pyramid", every spatial stage from noise like a first
+    # frame, or "bridge", the last stage alone, from the newest history frame noised to that stage's
+    # starting sigma: a flow from the last frame to the next, so what the frame keeps is not redrawn.
+    continuation: str = "pyramid"
 
 
 def sincos(v: torch.Tensor, dims: int, max_period: float) -> torch.Tensor:

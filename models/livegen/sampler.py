@@ -7,7 +7,8 @@ Per latent frame k (docs/model-format.md gives the same algorithm for the engine
 3. Start from seeded noise at stage 0; per stage, Euler steps over u in [0, 1), each one
    batched conditional + unconditional, v = v_u + w (v_c - v_u); between stages, upsample
    and renoise with seeded block noise. A residual model's result is added to the newest
-   (uncorrupted) history frame.
+   (uncorrupted) history frame. A bridge model continues a clip from its newest history frame
+   instead: noised to the last stage's starting sigma, through the last stage alone.
 4. Decode the new latent with the causal decoder (cache = the previous raw latent).
 
 Several clips can run as one batch (`generate_many`): each draws its noise from its own seed, so
@@ -103,18 +104,37 @@ def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float,
     the B prompts then, when guidance is not 1, the B empty prompts; `noise(stage, shape)` gives
     the stage-0 noise (stage 0) and the noise of the jump into each later stage, (B,) + shape.
     `newest` is the newest history frame before corruption (zeros without a past): a residual
-    model's flow ends at the new frame minus it."""
+    model's flow ends at the new frame minus it, and a bridge model's flow for a clip with a past
+    starts from it, noised with the stage-0 noise (at full size) to the last stage's starting
+    sigma, and runs that stage alone."""
     cfg = dit.cfg
     b = levels[0][0].shape[0]
+    has_past = newest.flatten(1).abs().amax(dim=1) > 0
+    bridge = cfg.continuation == "bridge"
+    if bridge and 0 < int(has_past.sum()) < b:  # clips with and without a past take different paths
+        out = torch.empty_like(newest)
+        for rows in (has_past, ~has_past):
+            i = rows.nonzero().flatten()
+            emb, mask = text
+            t = i if emb.shape[0] == b else torch.cat([i, i + b])  # the empty prompts' rows follow the prompts'
+            out[i] = denoise(dit, sp, [tuple(x[i] for x in level) for level in levels], sigma_c, (emb[t], mask[t]), guidance,
+                             lambda stage, shape: noise(stage, shape)[i], newest[i])
+        return out
     guided = guidance != 1.0
     hk, hv, hb = dit.encode_history(levels, torch.full((b,), sigma_c))
     if guided:
         hk, hv, hb = hk.repeat(1, 2, 1, 1, 1), hv.repeat(1, 2, 1, 1, 1), hb.repeat(2, 1, 1, 1)
     emb, mask = text
-    side = cfg.latent_size // sp.factor(0)
-    x = noise(0, (cfg.latent_channels, side, side))
-    for stage in range(sp.stages):
-        if stage > 0:
+    first = 0
+    if bridge and bool(has_past.all()):
+        first = sp.stages - 1
+        s = sp.starts[first]
+        x = (1 - s) * newest + s * noise(0, tuple(newest.shape[1:]))
+    else:
+        side = cfg.latent_size // sp.factor(0)
+        x = noise(0, (cfg.latent_channels, side, side))
+    for stage in range(first, sp.stages):
+        if stage > first:
             alpha, beta = sp.jump(stage)
             z = noise(stage, (cfg.latent_channels,) + tuple(2 * s for s in x.shape[-2:]))
             x = alpha * pyramid.up(x) + beta * pyramid.block_noise(z)

@@ -38,7 +38,8 @@ SAMPLE_PROMPTS = [
 def build(cfg: TrainConfig) -> tuple[TextEncoder, PyramidDiT]:
     tokenizer = default_tokenizer()
     text = TextEncoder(TextConfig(vocab_size=len(tokenizer.vocab), max_tokens=tokenizer.max_tokens))
-    dit = PyramidDiT(dataclasses.replace(PyramidDiT_models[cfg.model], latent_size=cfg.size // 16, predicts=cfg.predicts))
+    dit = PyramidDiT(dataclasses.replace(PyramidDiT_models[cfg.model], latent_size=cfg.size // 16, predicts=cfg.predicts,
+                                                    continuation=cfg.continuation))
     return text, dit
 
 
@@ -158,10 +159,13 @@ def foreground_weights(clean: torch.Tensor, strength: float, spread: int = 0) ->
 
 
 def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float = 0.0, reference: torch.Tensor | None = None,
-                   target_without_past: bool = False, origin: torch.Tensor | None = None):
+                   target_without_past: bool = False, origin: torch.Tensor | None = None, bridge: torch.Tensor | None = None):
     """Per stage: (noisy latent, sigma, target velocity, loss weights) on the piecewise flow of Pyramid Flow.
 
     The flow ends at `x0`, or at `x0 - origin` given an `origin` (B, C, h, w): a residual model's.
+    Given a `bridge` (B, C, h, w), the newest history frame (zeros without a past), an example with
+    a past starts its last stage from that frame instead of the target's coarser self, and its
+    earlier stages weigh nothing: the sampler never runs them for it.
 
     The weights come from the target `x0` or, given a `reference` (B, C, h, w), from it: the
     newest history frame, spread by a cell for the motion since. A reference of zeros (no past)
@@ -174,10 +178,14 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
     b = x0.shape[0]
     no_past = None if reference is None or not target_without_past else \
         (reference.flatten(1).abs().amax(dim=1) == 0)[:, None, None, None]
+    bridged = None if bridge is None else (bridge.flatten(1).abs().amax(dim=1) > 0)[:, None, None, None]
+    last = sp.stages - 1
     for k in range(sp.stages):
         clean = pyramid.down(x0, sp.factor(k))
         end = clean if origin is None else clean - pyramid.down(origin, sp.factor(k))
         coarse = pyramid.up(pyramid.down(end, 2)) if k > 0 else torch.zeros_like(end)
+        if bridged is not None and k == last:
+            coarse = torch.where(bridged, bridge, coarse)
         noise = torch.randn_like(end)
         s, e = sp.starts[k], sp.ends[k]
         x_start = (1 - s) * coarse + s * noise
@@ -189,6 +197,8 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
             foreground_weights(pyramid.down(reference, sp.factor(k)), strength, spread=1)
         if no_past is not None:
             weights = torch.where(no_past, foreground_weights(clean, strength), weights)
+        if bridged is not None and k < last:
+            weights = weights * ~bridged
         out.append((x, sigma, x_end - x_start, weights))
     return out
 
@@ -204,7 +214,8 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
     losses = []
     origin = newest.to(device) if dit.cfg.predicts == "residual" else None
     for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight, reference,
-                                                   target_without_past=cfg.foreground_from == "history+target", origin=origin):
+                                                   target_without_past=cfg.foreground_from == "history+target", origin=origin,
+                                                   bridge=newest.to(device) if dit.cfg.continuation == "bridge" else None):
         v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
         losses.append(((v - target) ** 2 * weight).mean())
     return losses
@@ -221,6 +232,10 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: float, vae: VideoVAE) -> None:
     if cfg.predicts not in ("frame", "residual"):
         raise SystemExit(f"train: predicts must be 'frame' or 'residual', not {cfg.predicts!r}")
+    if cfg.continuation not in ("pyramid", "bridge"):
+        raise SystemExit(f"train: continuation must be 'pyramid' or 'bridge', not {cfg.continuation!r}")
+    if cfg.continuation == "bridge" and cfg.predicts == "residual":
+        raise SystemExit("train: a bridge starts from the newest history frame already; it takes predicts=frame")
     if cfg.foreground_from not in ("target", "history", "history+target"):
         raise SystemExit(f"train: foreground_from must be 'target', 'history' or 'history+target', not {cfg.foreground_from!r}")
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()

@@ -50,7 +50,7 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(len(manifest["temporalPyramid"]["levels"]), 3)
         self.assertEqual(set(manifest["graphs"].values()), set(GRAPH_IO))
         self.assertGreater(manifest["gflop"]["perVideoFrame"], 0)
-        self.assertEqual(manifest["denoiser"]["predicts"], "frame")
+        self.assertEqual((manifest["denoiser"]["predicts"], manifest["denoiser"]["continuation"]), ("frame", "pyramid"))
 
     def test_parity_fixtures_cover_every_graph_and_the_tokenizer(self):
         with open(os.path.join(self.dir.name, "parity.json")) as f:

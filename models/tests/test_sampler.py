@@ -5,8 +5,8 @@ import unittest
 
 import torch
 
-from livegen import pyramid
-from livegen.sampler import Generator
+from livegen import pyramid, rng
+from livegen.sampler import Generator, denoise
 from livegen.vae import StreamingDecoder
 from tests.tiny_model import tiny_model
 
@@ -54,6 +54,42 @@ class GeneratorTest(unittest.TestCase):
         c = dit.cfg.latent_channels
         past = [torch.randn(2, c, 8, 8) for _ in range(3)]
         torch.testing.assert_close(residual.latent_frame(past, text, [3, 4], 3), self.gen.latent_frame(past, text, [3, 4], 3) + past[-1])
+
+    def test_a_bridge_model_continues_from_the_noised_newest_frame_through_the_last_stage_alone(self):
+        dit = copy.deepcopy(self.gen.dit)
+        dit.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
+        bridge = Generator(self.gen.tokenizer, self.gen.text_encoder, dit, self.gen.decoder, self.gen.spatial, self.gen.temporal)
+        text = self.gen.text(["a red circle on a blue background"] * 2)
+        torch.testing.assert_close(bridge.latent_frame([], text, [3, 4], 0), self.gen.latent_frame([], text, [3, 4], 0))
+        c, sp = dit.cfg.latent_channels, self.gen.spatial
+        past = [torch.randn(2, c, 8, 8) for _ in range(3)]
+        levels = pyramid.corrupt_history(pyramid.history_levels(past, self.gen.temporal), self.gen.temporal.noise,
+                                         lambda level, shape: rng.gaussian_rows([3, 4], pyramid.noise_stream(3, 8 + level), shape))
+        hk, hv, hb = dit.encode_history(levels, torch.full((2,), self.gen.temporal.noise))
+        last = sp.stages - 1
+        s = sp.starts[last]
+        x = (1 - s) * past[-1] + s * rng.gaussian_rows([3, 4], pyramid.noise_stream(3, 0), (c, 8, 8))
+        for i in range(sp.steps[last]):
+            sigma = s + (sp.ends[last] - s) * i / sp.steps[last]
+            x = x + dit(x, torch.full((2,), sigma), text[0][:2], text[1][:2], hk, hv, hb) / sp.steps[last]
+        torch.testing.assert_close(bridge.latent_frame(past, text, [3, 4], 3), x)
+
+    def test_a_bridge_batch_of_clips_with_and_without_a_past_gives_each_clip_what_it_gets_alone(self):
+        dit = copy.deepcopy(self.gen.dit)
+        dit.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
+        c, tp = dit.cfg.latent_channels, self.gen.temporal
+        newest = torch.randn(2, c, 8, 8)
+        newest[1] = 0  # the second clip has no past
+        levels = pyramid.history_levels([newest], tp)
+        levels[0] = (levels[0][0], levels[0][1], torch.tensor([[1.0], [0.0]]))
+        text = self.gen.text(["a red circle on a blue background", "a big green square on a black background"])
+        noise = lambda seeds: lambda stage, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(2, stage), shape)
+        both = denoise(dit, self.gen.spatial, levels, tp.noise, text, 1.0, noise([5, 6]), newest)
+        for row, seed in enumerate((5, 6)):
+            one = [tuple(t[row:row + 1] for t in level) for level in levels]
+            rows = torch.tensor([row, row + 2])
+            alone = denoise(dit, self.gen.spatial, one, tp.noise, (text[0][rows], text[1][rows]), 1.0, noise([seed]), newest[row:row + 1])
+            torch.testing.assert_close(both[row:row + 1], alone, atol=1e-5, rtol=1e-5)
 
 
 if __name__ == "__main__":

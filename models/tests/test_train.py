@@ -112,6 +112,28 @@ class TrainingExamplesTest(unittest.TestCase):
             torch.testing.assert_close((x, sigma, target), (px, psigma, ptarget))
             torch.testing.assert_close(weight, fweight)
 
+    def test_a_bridge_starts_the_last_stage_of_an_example_with_a_past_from_its_newest_frame_and_drops_its_earlier_stages(self):
+        sp = pyramid.SpatialPyramid()
+        x0, bridge = torch.randn(2, 4, 16, 16), torch.randn(2, 4, 16, 16)
+        bridge[1] = 0  # no past
+        torch.manual_seed(0)
+        bridged = stage_examples(x0, sp, strength=4.0, bridge=bridge)
+        torch.manual_seed(0)
+        plain = stage_examples(x0, sp, strength=4.0)
+        for k, ((x, sigma, target, weight), (px, psigma, ptarget, pweight)) in enumerate(zip(bridged, plain)):
+            u = ((sigma - sp.starts[k]) / (sp.ends[k] - sp.starts[k]))[:, None, None, None]
+            start, plain_start = x - u * target, px - u * ptarget
+            torch.testing.assert_close(x + (1 - u) * target, px + (1 - u) * ptarget)  # the same end
+            if k == sp.stages - 1:
+                coarse = pyramid.up(pyramid.down(x0, 2))
+                torch.testing.assert_close(start[0] - plain_start[0], (1 - sp.starts[k]) * (bridge[0] - coarse[0]))
+                torch.testing.assert_close(start[1], plain_start[1])
+                torch.testing.assert_close(weight, pweight)
+            else:
+                torch.testing.assert_close((x, target), (px, ptarget))
+                self.assertEqual(float(weight[0].abs().max()), 0.0)
+                torch.testing.assert_close(weight[1], pweight[1])
+
     def test_rollout_examples_take_the_models_own_sample_of_the_frame_before_the_target_and_first_frames_any_frame(self):
         tp = pyramid.TemporalPyramid()
         latents = torch.arange(10.0)[None, :, None, None, None].expand(6, 10, 4, 8, 8).clone()  # frame j holds j
@@ -175,8 +197,8 @@ class TrainingRunTest(unittest.TestCase):
     def test_every_phase_runs_checkpoints_exports_evaluates_diagnoses_and_recovers_from_the_run(self):
         models = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         with tempfile.TemporaryDirectory() as out:
-            subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", out],
-                           check=True, capture_output=True, cwd=models)
+            subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", out,
+                            "--set", "continuation=bridge"], check=True, capture_output=True, cwd=models)
             for name in ("vae.pt", "latents.pt", "edits.pt", "denoiser.pt", "motion.pt", "decoder.pt", "config.json"):
                 self.assertTrue(os.path.exists(os.path.join(out, name)), name)
             info, _, _, _ = export_onnx.load_run(out)
@@ -230,7 +252,7 @@ class TrainingRunTest(unittest.TestCase):
             info, _, _, _ = export_onnx.load_run(recovered)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (4, 2, 2))
             with open(os.path.join(out, "model", "manifest.json")) as f:
-                self.assertEqual(json.load(f)["denoiser"]["predicts"], "frame")
+                self.assertEqual(json.load(f)["denoiser"]["continuation"], "bridge")
             second_card = ship(recovered, os.path.join(out, "model2"))
             self.assertIn("| denoiser + text encoder | 2 to 4 |", second_card)
             self.assertIn("--set stage_weights=4,2,1 ", second_card)
@@ -238,6 +260,7 @@ class TrainingRunTest(unittest.TestCase):
                 self.assertEqual(json.load(f)["denoiser"]["predicts"], "residual")
             self.assertIn("tokens; generates each latent frame as its change from the newest history frame |", second_card)
             self.assertNotIn("newest history frame |", first_card)
+            self.assertIn("tokens; continues a stream from its newest latent frame, noised, through the last stage alone |", first_card)
             self.assertIn("summed over the 3 stages, weighted 4,2,1, coarsest first)", second_card)
             self.assertNotIn("stage_weights", first_card)
             before = second_card.split("### Before: model ", 1)[1]

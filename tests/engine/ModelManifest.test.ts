@@ -75,3 +75,17 @@ test('a residual denoiser needs its newest history frame at full resolution, and
   denoiser['predicts'] = 'velocity';
   assert.throws(() => validateManifest(manifest, 'test'), /\/denoiser\/predicts/);
 });
+
+test('a bridge denoiser needs its newest history frame at full resolution and predicts frames', async () => {
+  const manifest = await defaultManifest();
+  const denoiser = manifest['denoiser'] as Record<string, unknown>;
+  denoiser['continuation'] = 'bridge';
+  assert.equal(validateManifest(manifest, 'test').denoiser.continuation, 'bridge');
+  denoiser['predicts'] = 'residual';
+  assert.throws(() => validateManifest(manifest, 'test'), /\/denoiser\/continuation: a bridge/);
+  denoiser['predicts'] = 'frame';
+  const finest = (manifest['temporalPyramid'] as { levels: Record<string, unknown>[] }).levels[0];
+  assert.ok(finest);
+  finest['scale'] = 0.25;
+  assert.throws(() => validateManifest(manifest, 'test'), /\/temporalPyramid\/levels\/0\/scale: a bridge denoiser/);
+});

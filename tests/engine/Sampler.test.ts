@@ -6,6 +6,7 @@ import { loadModelDescription } from '../../server/src/engine/ModelManifest.ts';
 import { InferenceClient } from '../../server/src/engine/InferenceClient.ts';
 import { HistoryPyramid } from '../../server/src/engine/HistoryPyramid.ts';
 import { Sampler, type Feeds, type GraphRunner, type TensorData } from '../../server/src/engine/Sampler.ts';
+import { gaussian } from '../../server/src/engine/noise.ts';
 
 const MODEL_DIR = process.env['LIVEGEN_TEST_MODEL'] ?? path.resolve(import.meta.dirname, '../../models/default');
 
@@ -110,4 +111,47 @@ test('a residual model adds its flow to the newest history frame, and a first fr
   let worst = 0;
   for (let j = 0; j < per; j++) worst = Math.max(worst, Math.abs((b.latent[j] ?? 0) - (a.latent[j] ?? 0) - (newest[j] ?? 0)));
   assert.ok(worst < 1e-6, `max abs difference ${worst}`);
+});
+
+test('a bridge model continues from the newest history frame through the last stage alone, and samples a first frame through every stage', async () => {
+  const { manifest } = await loadModelDescription(MODEL_DIR);
+  const bridge = { ...manifest, denoiser: { ...manifest.denoiser, continuation: 'bridge' as const } };
+  const { channels, height, width } = manifest.latent;
+  const per = channels * height * width;
+  const zeros = (dims: number[]): TensorData => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
+  const steps: { dims: number[]; sigma: number; latent: Float32Array }[] = [];
+  const runner: GraphRunner = {
+    run: async (graph, feeds): Promise<Feeds> => {
+      if (graph === 'textEncoder') return { text: zeros([2, manifest.tokenizer.maxTokens, 4]), text_mask: zeros([2, manifest.tokenizer.maxTokens]) };
+      if (graph === 'history') return { history_k: zeros([1, 1, 1, 1, 1]), history_v: zeros([1, 1, 1, 1, 1]), history_bias: zeros([1, 1, 1, 1]) };
+      if (graph === 'step') {
+        const latent = feeds['latent'];
+        assert.ok(latent);
+        steps.push({ dims: latent.dims, sigma: (feeds['sigma']?.data as Float32Array)[0] ?? NaN, latent: (latent.data as Float32Array).slice() });
+        return { velocity: zeros(latent.dims) };
+      }
+      return { frames: { type: 'uint8', dims: [1], data: new Uint8Array(1) }, next_cache: zeros([1]) };
+    },
+  };
+  const stages = manifest.spatialPyramid.stages;
+  const last = stages.at(-1);
+  assert.ok(last);
+  const history = new HistoryPyramid(manifest);
+  const job = (frame: number) => ({ seed: 9, frame, prompt: 'a red circle', history: history.levels(), cache: new Float32Array(per) });
+  await new Sampler(bridge, runner, 1).sample(job(0));
+  assert.equal(steps.length, stages.reduce((n, s) => n + s.steps, 0));
+  steps.length = 0;
+  const newest = Float32Array.from({ length: per }, (_, j) => Math.sin(j));
+  history.push(newest);
+  const result = await new Sampler(bridge, runner, 1).sample(job(1));
+  assert.equal(steps.length, last.steps);
+  assert.deepEqual(steps.map((s) => s.dims), Array(last.steps).fill([1, channels, height, width]));
+  assert.ok(Math.abs((steps[0]?.sigma ?? NaN) - last.sigmaStart) < 1e-6);
+  const noise = gaussian(9, 1 * manifest.rng.streamsPerLatentFrame + manifest.rng.stageNoise, per);
+  let worst = 0;
+  for (let j = 0; j < per; j++) {
+    const start = (1 - last.sigmaStart) * (newest[j] ?? 0) + last.sigmaStart * (noise[j] ?? 0);
+    worst = Math.max(worst, Math.abs((steps[0]?.latent[j] ?? 0) - start), Math.abs((result.latent[j] ?? 0) - start));
+  }
+  assert.ok(worst < 1e-6, `max abs difference ${worst}`); // zero velocity: the start is the result
 });

@@ -54,6 +54,7 @@ export const ManifestSchema = Type.Object({
     textWidth: PositiveInt,
     // Absent in models exported before residual models existed: those generate frames.
     predicts: Type.Optional(Type.Union([Type.Literal('frame'), Type.Literal('residual')])),
+    continuation: Type.Optional(Type.Union([Type.Literal('pyramid'), Type.Literal('bridge')])),
   }),
   rng: Type.Object({
     algorithm: Type.Literal('hash32-box-muller'),
@@ -96,10 +97,14 @@ export function validateManifest(value: unknown, source: string): Manifest {
       throw new ModelError(`invalid model manifest [${source}]: field /spatialPyramid/stages/${i}/renoise: required after the first stage`);
     }
   });
-  if (manifest.denoiser.predicts === 'residual' && manifest.temporalPyramid.levels[0]?.scale !== 1) {
+  const { predicts, continuation } = manifest.denoiser;
+  if ((predicts === 'residual' || continuation === 'bridge') && manifest.temporalPyramid.levels[0]?.scale !== 1) {
     throw new ModelError(
-      `invalid model manifest [${source}]: field /temporalPyramid/levels/0/scale: a residual denoiser adds its result to the newest history frame, which must be at full resolution (scale 1)`,
+      `invalid model manifest [${source}]: field /temporalPyramid/levels/0/scale: a ${predicts === 'residual' ? 'residual' : 'bridge'} denoiser builds on the newest history frame, which must be at full resolution (scale 1)`,
     );
+  }
+  if (predicts === 'residual' && continuation === 'bridge') {
+    throw new ModelError(`invalid model manifest [${source}]: field /denoiser/continuation: a bridge starts from the newest history frame, so it predicts frames, not residuals`);
   }
   const vocabSize = manifest.tokenizer.vocab.length;
   for (const key of ['pad', 'unk', 'bos'] as const) {

@@ -61,14 +61,18 @@ export function stepBatch(guidance: number): 1 | 2 {
 }
 
 /**
- * A residual model's flow gives the change from the newest history frame: the frame is that frame
- * plus the change. The newest frame is slot 0 of the full-resolution level, uncorrupted; a stream's
- * first frame has none (its mask is 0) and is the flow's result alone.
+ * The newest past latent frame, uncorrupted: slot 0 of the full-resolution history level; none at
+ * a stream's start. A residual model's flow gives the change from it, and a bridge model's flow
+ * starts from it.
  */
-function addNewest(change: Float32Array, finest: HistoryLevel | undefined): Float32Array {
-  if (!finest || !finest.mask[0]) return change;
-  const out = new Float32Array(change.length);
-  for (let j = 0; j < out.length; j++) out[j] = (change[j] ?? 0) + (finest.latents[j] ?? 0);
+function newestFrame(finest: HistoryLevel | undefined): Float32Array | undefined {
+  if (!finest?.mask[0]) return undefined;
+  return finest.latents.subarray(0, finest.latents.length / finest.frames);
+}
+
+function add(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let j = 0; j < out.length; j++) out[j] = (a[j] ?? 0) + (b[j] ?? 0);
   return out;
 }
 
@@ -163,15 +167,22 @@ export class Sampler {
     const t2 = performance.now();
 
     const stages = m.spatialPyramid.stages;
-    const first = stages[0];
+    const newest = newestFrame(job.history[0]);
+    const bridged = m.denoiser.continuation === 'bridge' && newest !== undefined;
+    const from = bridged ? stages.length - 1 : 0;
+    const first = stages[from];
     if (!first) throw new Error('manifest has no spatial-pyramid stage');
     let h = Math.round(height * first.scale);
     let w = Math.round(width * first.scale);
     let x = gaussian(job.seed, base + m.rng.stageNoise, c * h * w);
-    for (let s = 0; s < stages.length; s++) {
+    if (bridged) {
+      const s = first.sigmaStart;
+      for (let j = 0; j < x.length; j++) x[j] = (1 - s) * (newest[j] ?? 0) + s * (x[j] ?? 0);
+    }
+    for (let s = from; s < stages.length; s++) {
       const stage = stages[s];
       if (!stage) continue;
-      if (s > 0 && stage.renoise) {
+      if (s > from && stage.renoise) {
         const z = gaussian(job.seed, base + m.rng.stageNoise + s, c * 4 * h * w);
         const up = upsample2(x, c, h, w);
         h *= 2;
@@ -207,7 +218,7 @@ export class Sampler {
         x = next;
       }
     }
-    if (m.denoiser.predicts === 'residual') x = addNewest(x, job.history[0]);
+    if (m.denoiser.predicts === 'residual' && newest) x = add(x, newest);
     const t3 = performance.now();
 
     const decoded = await this.#runner.run('vaeDecoder', {
