@@ -7,7 +7,9 @@ cannot tell a bad first frame from a bad continuation. This command separates th
 - teacher forcing: latent frame k of each clip is sampled from the clip's true history (the model
   never sees a frame of its own), decoded and judged per frame as the quality check judges,
   beside the true latent decoded the same way (the autoencoder's ceiling). Its latent error is
-  set against copying the previous latent, the baseline any continuation must beat;
+  set against copying the previous latent, the baseline any continuation must beat; and where
+  the model puts the first object against where the true frame has it, set against leaving it
+  where it was (objects move about 12 px per latent frame);
 - from a true start: the same clips run free from their true first latent frame, judged in
   windows, so a continuation that fades or drifts shows apart from a poor first frame.
 `--checkpoint` compares another denoiser checkpoint of the same run.
@@ -32,7 +34,7 @@ from livegen.train_denoiser import scene_from_dict
 from livegen.vae import StreamingDecoder
 
 
-FIGURES = {"objectOnce": "objects_present", "shape": "shape", "size": "size", "noStray": "no_extra",
+FIGURES = {"objectOnce": "objects_present", "shape": "shape", "size": "size", "motion": "motion", "noStray": "no_extra",
            "coherent": "coherent", "passed": "passed"}  # JSON name: analyze.ClipReport field
 
 
@@ -46,6 +48,29 @@ def percentages(figures: dict) -> str:
     return " ".join(f"{k} {100 * v:.1f}%" for k, v in figures.items())
 
 
+def displacement(before: np.ndarray, true: np.ndarray, model: np.ndarray, prompts: list[str]) -> dict | None:
+    """Where the first object of each clip moves from `before` to `true`, and where the model puts it
+    instead; frames (B, H, W, 3). Judged over objects that move (over 2 px) and that both the true
+    and the model's frame show as one region. Positions wrap round the frame, as the world does."""
+    side = before.shape[1]
+    moves = []
+    for b, prompt in enumerate(prompts):
+        background, objects = world.parse_caption(prompt)
+        at = [analyze.analyze_frame(f[b], background, objects).objects[0].get("centroid") for f in (before, true, model)]
+        if any(p is None for p in at):
+            continue
+        step, got = ((p - at[0] + side / 2) % side - side / 2 for p in at[1:])
+        if np.hypot(*step) > 2:
+            moves.append((step, got))
+    if not moves:
+        return None
+    return {"objects": len(moves),  # standing still would err by the true step
+            "trueStepPx": float(np.median([np.hypot(*t) for t, _ in moves])),
+            "modelStepPx": float(np.median([np.hypot(*m) for _, m in moves])),
+            "errorPx": float(np.median([np.hypot(*(m - t)) for t, m in moves])),
+            "rightDirection": float(np.mean([np.dot(t, m) > 0.7 * np.hypot(*t) * np.hypot(*m) for t, m in moves]))}
+
+
 def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text, seeds: list[int],
                    frames: list[int]) -> list[dict]:
     """clips (B, K, C, h, w) normalised latents."""
@@ -56,12 +81,18 @@ def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text
         cache = gen.decoder.vae.denormalize(clips[:, k - 1]) if k > 0 else torch.zeros_like(sampled)
         model, _ = gen.decoder(sampled, cache)
         true, _ = gen.decoder(clips[:, k], cache)
+        motion = None
+        if k > 0:
+            before_cache = gen.decoder.vae.denormalize(clips[:, k - 2]) if k > 1 else torch.zeros_like(sampled)
+            before, _ = gen.decoder(clips[:, k - 1], before_cache)
+            motion = displacement(before[:, -1].numpy(), true[:, -1].numpy(), model[:, -1].numpy(), prompts)
         rows.append({
             "frame": k,
             "latentMse": {"model": float(((sampled - clips[:, k]) ** 2).mean()),
                           "copyPrevious": float(((clips[:, k - 1] - clips[:, k]) ** 2).mean()) if k > 0 else None},
             "model": scores(model.numpy(), prompts),
             "autoencoder": scores(true.numpy(), prompts),
+            "motion": motion,
         })
     return rows
 
@@ -116,6 +147,11 @@ def main(args: argparse.Namespace) -> None:
         print(f"frame {row['frame']:2d}: latent MSE {row['latentMse']['model']:.3f}"
               + (f" (copy {copy:.3f})" if copy is not None else "")
               + f"  model {percentages(row['model'])}  ceiling {percentages(row['autoencoder'])}", flush=True)
+        if row["motion"]:
+            m = row["motion"]
+            print(f"          first object, {m['objects']} moving: true step {m['trueStepPx']:.1f} px, model's {m['modelStepPx']:.1f} px, "
+                  f"position error {m['errorPx']:.1f} px (standing still: {m['trueStepPx']:.1f}), "
+                  f"right direction {100 * m['rightDirection']:.0f}%", flush=True)
     for row in result["fromTrueStart"]:
         (lo, hi), figures = row["latentFrames"], {k: v for k, v in row.items() if k != "latentFrames"}
         print(f"from a true start, latent frames {lo}-{hi}: {percentages(figures)}", flush=True)

@@ -227,6 +227,8 @@ class TrainingRunTest(unittest.TestCase):
             self.assertEqual([row["frame"] for row in diagnosis["teacherForced"]], [0, 3])
             self.assertIsNone(diagnosis["teacherForced"][0]["latentMse"]["copyPrevious"])  # a first frame has nothing to copy
             self.assertGreater(diagnosis["teacherForced"][1]["latentMse"]["copyPrevious"], 0)
+            self.assertIsNone(diagnosis["teacherForced"][0]["motion"])
+            self.assertIn("motion", diagnosis["teacherForced"][1]["model"])
             self.assertEqual([row["latentFrames"] for row in diagnosis["fromTrueStart"]], [[0, 2], [2, 4], [4, 5]])
 
             def ship(run: str, model: str) -> str:
