@@ -113,7 +113,8 @@ class Fixtures:
 
 
 def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyramid.TemporalPyramid, guidance: float) -> dict:
-    """Multiply-adds x 2 of the matrix work per latent frame, counted from the shapes."""
+    """Multiply-adds x 2 of the matrix work per latent frame, counted from the shapes; for a bridge
+    model, per latent frame with a past (all but a stream's first), which runs the last stage alone."""
     halves = 1 if guidance == 1 else 2  # guidance batches cond + uncond; at 1 the sampler runs cond alone
     c = dit.cfg
     d, L, p = c.width, c.depth, c.patch
@@ -122,8 +123,9 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
     per_token = L * (12 * d * d)  # qkv, proj and MLP multiply-adds per token
     history = hist * (per_token + L * 2 * hist * d)
     step_tokens = [(c.latent_size // sp.factor(k) // p) ** 2 for k in range(sp.stages)]
-    steps = sum(n * halves * (t * (per_token + L * 2 * (text_tokens + hist + t) * d) + text_tokens * L * 2 * d * d)
-                for n, t in zip(sp.steps, step_tokens))
+    run = range(sp.stages - 1 if c.continuation == "bridge" else 0, sp.stages)
+    steps = sum(sp.steps[k] * halves * (step_tokens[k] * (per_token + L * 2 * (text_tokens + hist + step_tokens[k]) * d)
+                                        + text_tokens * L * 2 * d * d) for k in run)
     dec = vae.decoder
     s = c.latent_size
     decoder = (s * s * (dec.inp.weight.numel() + 2 * dec.block1.conv1.weight.numel())

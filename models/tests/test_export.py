@@ -1,4 +1,6 @@
 """The exporter writes four valid ONNX graphs whose names match the engine's, and a manifest."""
+import copy
+import dataclasses
 import json
 import os
 import tempfile
@@ -7,6 +9,7 @@ import unittest
 import onnx
 
 import export_onnx
+from livegen import pyramid
 from tests.tiny_model import tiny_model
 
 # The names server/ feeds and reads (docs/model-format.md).
@@ -51,6 +54,17 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(set(manifest["graphs"].values()), set(GRAPH_IO))
         self.assertGreater(manifest["gflop"]["perVideoFrame"], 0)
         self.assertEqual((manifest["denoiser"]["predicts"], manifest["denoiser"]["continuation"]), ("frame", "pyramid"))
+
+    def test_a_bridge_model_counts_the_last_stages_steps_alone(self):
+        _, _, dit, vae = tiny_model()
+        bridge = copy.deepcopy(dit)
+        bridge.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
+        sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
+        full, last = export_onnx.gflop(dit, vae, sp, tp, 1.0), export_onnx.gflop(bridge, vae, sp, tp, 1.0)
+        self.assertEqual((last["history"], last["decoder"]), (full["history"], full["decoder"]))
+        only_last = dataclasses.replace(sp, steps=(0,) * (sp.stages - 1) + (sp.steps[-1],))
+        self.assertAlmostEqual(last["steps"], export_onnx.gflop(dit, vae, only_last, tp, 1.0)["steps"])
+        self.assertLess(last["steps"], full["steps"])
 
     def test_parity_fixtures_cover_every_graph_and_the_tokenizer(self):
         with open(os.path.join(self.dir.name, "parity.json")) as f:
