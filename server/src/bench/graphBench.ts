@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModelDescription, type ModelDescription } from '../engine/ModelManifest.ts';
 import { gaussian } from '../engine/noise.ts';
 import { firstRow, repeatTwice } from '../engine/LatentOps.ts';
-import { stepBatch } from '../engine/Sampler.ts';
+import { continuationStage, stepBatch } from '../engine/Sampler.ts';
 import { sessionOptions } from '../engine/sessionOptions.ts';
 
 /** Median milliseconds of each graph call and what they add up to per latent frame. */
@@ -46,8 +46,8 @@ async function median(session: ort.InferenceSession, feeds: Record<string, ort.T
 
 /**
  * Times every graph of a model on realistic inputs, one latent frame's worth: the history pass
- * once, each stage's steps as the engine runs them (batch 2 for guidance, 1 at guidance 1), the
- * decoder once. The text encoder runs only when the prompt changes, so it is reported but not
+ * once, each stage's steps as the engine runs them (batch 2 for guidance, 1 at guidance 1; for a
+ * frame with a past, which is all but a stream's first), the decoder once. The text encoder runs only when the prompt changes, so it is reported but not
  * counted per frame.
  */
 export async function benchGraphs(dir: string, threads: number, runs: number): Promise<GraphBenchResult> {
@@ -103,7 +103,9 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
   }
   const decoderMs = await median(decoder, { latent: float([1, c, height, width], 9), cache: filled([1, c, height, width], 0) }, runs);
 
-  const stepsTotal = m.spatialPyramid.stages.reduce((sum, stage, i) => sum + stage.steps * (stepMs[i] ?? 0), 0);
+  // A latent frame with a past: every frame of a stream but its first.
+  const from = continuationStage(m);
+  const stepsTotal = m.spatialPyramid.stages.reduce((sum, stage, i) => sum + (i >= from ? stage.steps * (stepMs[i] ?? 0) : 0), 0);
   const latentFrameMs = historyMs + stepsTotal + decoderMs;
   const videoFps = (m.latent.framesPerLatent * 1000) / latentFrameMs;
   await Promise.all([text, history, step, decoder].map((s) => s.release()));

@@ -60,6 +60,11 @@ export function stepBatch(guidance: number): 1 | 2 {
   return guidance === 1 ? 1 : 2;
 }
 
+/** The spatial-pyramid stage a latent frame with a past starts at: the last for a bridge model. */
+export function continuationStage(m: Manifest): number {
+  return m.denoiser.continuation === 'bridge' ? m.spatialPyramid.stages.length - 1 : 0;
+}
+
 /**
  * The newest past latent frame, uncorrupted: slot 0 of the full-resolution history level; none at
  * a stream's start. A residual model's flow gives the change from it, and a bridge model's flow
@@ -168,14 +173,13 @@ export class Sampler {
 
     const stages = m.spatialPyramid.stages;
     const newest = newestFrame(job.history[0]);
-    const bridged = m.denoiser.continuation === 'bridge' && newest !== undefined;
-    const from = bridged ? stages.length - 1 : 0;
+    const from = newest ? continuationStage(m) : 0;
     const first = stages[from];
     if (!first) throw new Error('manifest has no spatial-pyramid stage');
     let h = Math.round(height * first.scale);
     let w = Math.round(width * first.scale);
     let x = gaussian(job.seed, base + m.rng.stageNoise, c * h * w);
-    if (bridged) {
+    if (newest && from > 0) {
       const s = first.sigmaStart;
       for (let j = 0; j < x.length; j++) x[j] = (1 - s) * (newest[j] ?? 0) + s * (x[j] ?? 0);
     }
