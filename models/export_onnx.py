@@ -1,4 +1,4 @@
-"""Exports a trained run to a model directory: four ONNX graphs, manifest.json and parity fixtures.
+"""Exports a trained run to a model directory: its ONNX graphs, manifest.json and parity fixtures.
 
     /usr/bin/python3 models/export_onnx.py --run runs/cpu --out models/default
 
@@ -7,6 +7,7 @@ The graphs (docs/model-format.md is the contract):
 - denoiser_history.onnx  history levels + sigma_c -> history_k, history_v, history_bias
 - denoiser_step.onnx     latent, sigma, text, text_mask, history_k, history_v, history_bias -> velocity
 - vae_decoder.onnx       latent, cache -> frames, next_cache
+- motion_carry.onnx      latent, previous -> moved (a bridge model's alone)
 parity.json + parity.bin hold inputs and the PyTorch outputs for each graph; the TypeScript
 tests run the graphs in onnxruntime-node on them and compare.
 """
@@ -24,6 +25,7 @@ import torch
 import torch.nn as nn
 
 from livegen import pyramid, rng
+from livegen.carry import MotionCarry
 from livegen.config import PRESETS
 from livegen.denoiser import PyramidDiT
 from livegen.runlog import load
@@ -173,7 +175,7 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
 
 def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: Tokenizer, out: str,
                  size: int, fps: float, info: dict) -> dict:
-    """Writes the four graphs, parity fixtures and manifest.json to `out`; returns the manifest."""
+    """Writes the graphs, parity fixtures and manifest.json to `out`; returns the manifest."""
     os.makedirs(out, exist_ok=True)
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
     c = dit.cfg
@@ -220,6 +222,15 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
 
     decoder = StreamingDecoder(vae)
     z = rng.gaussian(seed, 2, (1, c.latent_channels, c.latent_size, c.latent_size))
+    graphs = {"textEncoder": "text_encoder.onnx", "history": "denoiser_history.onnx",
+              "step": "denoiser_step.onnx", "vaeDecoder": "vae_decoder.onnx"}
+    if c.continuation == "bridge":
+        carry, previous = MotionCarry(vae), rng.gaussian(seed, 4, tuple(z.shape))
+        graphs["carry"] = "motion_carry.onnx"
+        export(carry, (z, previous), os.path.join(out, graphs["carry"]), ["latent", "previous"], ["moved"],
+               {"latent": {0: "batch"}, "previous": {0: "batch"}, "moved": {0: "batch"}})
+        with torch.no_grad():
+            fixtures.add("carry", {"latent": z, "previous": previous}, {"moved": carry(z, previous)})
     cache = vae.denormalize(rng.gaussian(seed, 3, (1, c.latent_channels, c.latent_size, c.latent_size)))
     export(decoder, (z, cache), os.path.join(out, "vae_decoder.onnx"), ["latent", "cache"], ["frames", "next_cache"],
            {"latent": {0: "batch"}, "cache": {0: "batch"}, "frames": {0: "batch"}, "next_cache": {0: "batch"}})
@@ -253,8 +264,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "denoiser": {"width": c.width, "depth": c.depth, "heads": c.heads, "textWidth": c.text_width, "predicts": c.predicts,
                      "continuation": c.continuation},
         "rng": {"algorithm": "hash32-box-muller", "streamsPerLatentFrame": 16, "stageNoise": 0, "historyNoise": 8},
-        "graphs": {"textEncoder": "text_encoder.onnx", "history": "denoiser_history.onnx",
-                   "step": "denoiser_step.onnx", "vaeDecoder": "vae_decoder.onnx"},
+        "graphs": graphs,
         "gflop": {k: round(v, 3) for k, v in gflop(dit, vae, sp, tp, GUIDANCE).items()},
         "parameters": {"textEncoder": sum(p.numel() for p in text.parameters()),
                        "denoiser": sum(p.numel() for p in dit.parameters()),

@@ -372,9 +372,11 @@ def main(args: argparse.Namespace) -> None:
         encode_edits(vae, cfg, args.out, device)
     from livegen.train_denoiser import train_denoiser
 
-    train_denoiser(cfg, args.out, device, deadline, vae)
+    # The decoder phases read the frozen encoder alone, so they can come first; a bridge denoiser
+    # needs them to, since it starts each continuation where the decoder's velocity moves the scene.
     train_motion(vae, cfg, args.out, device, deadline)
     finetune_decoder(vae, cfg, args.out, device, deadline)
+    train_denoiser(cfg, args.out, device, deadline, vae)
 
 
 if __name__ == "__main__":

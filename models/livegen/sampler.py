@@ -8,7 +8,8 @@ Per latent frame k (docs/model-format.md gives the same algorithm for the engine
    batched conditional + unconditional, v = v_u + w (v_c - v_u); between stages, upsample
    and renoise with seeded block noise. A residual model's result is added to the newest
    (uncorrupted) history frame. A bridge model continues a clip from its newest history frame
-   instead: noised to the last stage's starting sigma, through the last stage alone.
+   instead, carried on by the motion the decoder sees between it and the frame before
+   (livegen/carry.py), noised to the last stage's starting sigma, through the last stage alone.
 4. Decode the new latent with the causal decoder (cache = the previous raw latent).
 
 Several clips can run as one batch (`generate_many`): each draws its noise from its own seed, so
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import pyramid, rng
+from .carry import MotionCarry
 from .denoiser import PyramidDiT
 from .text import TextEncoder, Tokenizer
 from .vae import StreamingDecoder
@@ -65,10 +67,13 @@ class Generator:
         else:
             levels = pyramid.empty_history(self.temporal, b, cfg.latent_channels, cfg.latent_size)
         newest = pyramid.newest(levels)
+        start = None
+        if cfg.continuation == "bridge" and len(past) >= 2:
+            start = MotionCarry(self.decoder.vae)(newest, past[-2])
         levels = pyramid.corrupt_history(
             levels, self.temporal.noise, lambda level, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, 8 + level), shape))
         return denoise(self.dit, self.spatial, levels, self.temporal.noise, text, self.guidance,
-                       lambda stage, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, stage), shape), newest)
+                       lambda stage, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, stage), shape), newest, start)
 
     @torch.no_grad()
     def generate_many(self, schedules: list[Schedule], n_latent: int, seeds: list[int],
@@ -98,15 +103,18 @@ class Generator:
 
 @torch.no_grad()
 def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float, text: tuple[torch.Tensor, torch.Tensor],
-            guidance: float, noise: Callable[[int, tuple[int, ...]], torch.Tensor], newest: torch.Tensor) -> torch.Tensor:
+            guidance: float, noise: Callable[[int, tuple[int, ...]], torch.Tensor], newest: torch.Tensor,
+            start: torch.Tensor | None = None) -> torch.Tensor:
     """Steps 2-3 of the loop for a batch of B clips: the history pass on `levels` (already corrupted
     with sigma_c), then the spatial pyramid from noise to a clean latent (B, C, h, w). `text` holds
     the B prompts then, when guidance is not 1, the B empty prompts; `noise(stage, shape)` gives
     the stage-0 noise (stage 0) and the noise of the jump into each later stage, (B,) + shape.
     `newest` is the newest history frame before corruption (zeros without a past): a residual
     model's flow ends at the new frame minus it, and a bridge model's flow for a clip with a past
-    starts from it, noised with the stage-0 noise (at full size) to the last stage's starting
-    sigma, and runs that stage alone."""
+    starts from `start` (by default `newest`; the sampler gives it the newest frame carried on by
+    its motion), noised with the stage-0 noise (at full size) to the last stage's starting sigma,
+    and runs that stage alone."""
+    start = newest if start is None else start
     cfg = dit.cfg
     b = levels[0][0].shape[0]
     has_past = newest.flatten(1).abs().amax(dim=1) > 0
@@ -118,7 +126,7 @@ def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float,
             emb, mask = text
             t = i if emb.shape[0] == b else torch.cat([i, i + b])  # the empty prompts' rows follow the prompts'
             out[i] = denoise(dit, sp, [tuple(x[i] for x in level) for level in levels], sigma_c, (emb[t], mask[t]), guidance,
-                             lambda stage, shape: noise(stage, shape)[i], newest[i])
+                             lambda stage, shape: noise(stage, shape)[i], newest[i], start[i])
         return out
     guided = guidance != 1.0
     hk, hv, hb = dit.encode_history(levels, torch.full((b,), sigma_c))
@@ -129,7 +137,7 @@ def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float,
     if bridge and bool(has_past.all()):
         first = sp.stages - 1
         s = sp.starts[first]
-        x = (1 - s) * newest + s * noise(0, tuple(newest.shape[1:]))
+        x = (1 - s) * start + s * noise(0, tuple(newest.shape[1:]))
     else:
         side = cfg.latent_size // sp.factor(0)
         x = noise(0, (cfg.latent_channels, side, side))

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from . import media, pyramid, world
 from .config import TrainConfig
+from .carry import MotionCarry, bridge_start
 from .denoiser import PyramidDiT, PyramidDiT_models
 from .runlog import Log, load, resume, save
 from .sampler import Generator, denoise
@@ -91,12 +92,14 @@ class Batcher:
         texts = [world.caption(scene, self.rng) for _, _, scene, _ in examples]
         own = [i for i, (_, _, _, may) in enumerate(examples)
                if may and self.rollout is not None and self.rng.random() < self.cfg.rollout_share]
+        previous = [self.frame(clip, k - 2) for clip, k, _, _ in examples]  # true, even where the rollout replaces frame k - 1
         if own:
             # The newest history frame becomes what the model itself samples from the frames before
             # it: training then shows the model its own errors (soft edges, objects that grow),
             # which it would otherwise only meet at sampling time and compound frame after frame.
             before = [self.history(examples[i][0], examples[i][1] - 1) for i in own]
-            sampled = self.rollout(cat_levels(before), [texts[i] for i in own])
+            sampled = self.rollout(cat_levels(before), [texts[i] for i in own],
+                                   torch.stack([self.frame(examples[i][0], examples[i][1] - 3) for i in own]))
             for i, x in zip(own, sampled):
                 clip, k, scene, _ = examples[i]
                 clip = clip.clone()
@@ -116,7 +119,12 @@ class Batcher:
         sigma_c = torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, batch)).float()
         levels = [((1 - sigma_c[:, None, None, None, None]) * lat + sigma_c[:, None, None, None, None] * torch.randn_like(lat),
                    ages, mask) for lat, ages, mask in levels]
-        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions), newest
+        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions), newest, torch.stack(previous)
+
+    @staticmethod
+    def frame(clip: torch.Tensor, j: int) -> torch.Tensor:
+        """Latent frame j of a clip, zeros before its start."""
+        return clip[j] if j >= 0 else torch.zeros_like(clip[0])
 
 
 def cat_levels(histories):
@@ -125,19 +133,21 @@ def cat_levels(histories):
 
 
 def own_sampler(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, tp: pyramid.TemporalPyramid,
-                device: torch.device):
+                device: torch.device, carry: MotionCarry | None):
     """What Batcher's rollout calls: the sampler's algorithm (history corrupted with sigma_c as at
-    sampling time, no guidance: the cheaper pass) on fresh random noise."""
+    sampling time, no guidance: the cheaper pass) on fresh random noise. `previous` holds the frame
+    before each history's newest (zeros where there is none), which a bridge model's start needs."""
     tokenizer = default_tokenizer()
 
     @torch.no_grad()
-    def sample(levels, captions: list[str]) -> torch.Tensor:
+    def sample(levels, captions: list[str], previous: torch.Tensor) -> torch.Tensor:
         def fresh(_, shape: tuple[int, ...]) -> torch.Tensor:
             return torch.randn((len(captions),) + shape, device=device)
         levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
         newest = pyramid.newest(levels)
+        start = bridge_start(carry, newest, previous.to(device)) if carry is not None else None
         levels = pyramid.corrupt_history(levels, tp.noise, fresh)
-        x = denoise(dit, sp, levels, tp.noise, text(tokenizer.batch(captions).to(device)), 1.0, fresh, newest)
+        x = denoise(dit, sp, levels, tp.noise, text(tokenizer.batch(captions).to(device)), 1.0, fresh, newest, start)
         return x.cpu()
     return sample
 
@@ -203,10 +213,12 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
     return out
 
 
-def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, cfg: TrainConfig, levels, sigma_c: torch.Tensor,
-                    x0: torch.Tensor, ids: torch.Tensor, newest: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
+def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, cfg: TrainConfig, carry: MotionCarry | None,
+                    levels, sigma_c: torch.Tensor, x0: torch.Tensor, ids: torch.Tensor, newest: torch.Tensor, previous: torch.Tensor,
+                    device: torch.device) -> list[torch.Tensor]:
     """The flow-matching loss of one batch (as Batcher returns it), per spatial stage; the history
-    is encoded once for all of them."""
+    is encoded once for all of them. A bridge model's `carry` moves the newest frame on to where its
+    last stage starts."""
     levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
     emb, mask = text(ids.to(device))
     hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
@@ -215,7 +227,7 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
     origin = newest.to(device) if dit.cfg.predicts == "residual" else None
     for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight, reference,
                                                    target_without_past=cfg.foreground_from == "history+target", origin=origin,
-                                                   bridge=newest.to(device) if dit.cfg.continuation == "bridge" else None):
+                                                   bridge=bridge_start(carry, newest.to(device), previous.to(device)) if carry else None):
         v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
         losses.append(((v - target) ** 2 * weight).mean())
     return losses
@@ -253,7 +265,8 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     dataset = load(os.path.join(out, "latents.pt"))
     edits_path = os.path.join(out, "edits.pt")
     edits = load(edits_path) if cfg.edit_share > 0 and os.path.exists(edits_path) else None
-    rollout = own_sampler(ema_text, ema_dit, sp, tp, device) if cfg.rollout_share > 0 else None
+    carry = MotionCarry(vae).to(device).eval() if cfg.continuation == "bridge" else None
+    rollout = own_sampler(ema_text, ema_dit, sp, tp, device, carry) if cfg.rollout_share > 0 else None
     batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
     n_params = sum(p.numel() for p in params)
@@ -267,7 +280,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     text.train()
     dit.train()
     while step < cfg.steps and time.time() < deadline:
-        losses = denoiser_losses(text, dit, sp, cfg, *batcher(cfg.batch), device)
+        losses = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device)
         loss = sum(w * l for w, l in zip(cfg.stage_weights, losses))
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:

@@ -66,6 +66,18 @@ class ExportTest(unittest.TestCase):
         self.assertAlmostEqual(last["steps"], export_onnx.gflop(dit, vae, only_last, tp, 1.0)["steps"])
         self.assertLess(last["steps"], full["steps"])
 
+    def test_a_bridge_model_exports_its_motion_carry_graph_with_a_parity_case(self):
+        tok, text, dit, vae = tiny_model()
+        dit.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
+        with tempfile.TemporaryDirectory() as out:
+            manifest = export_onnx.export_model(text, dit, vae, tok, out, 128, 16.0, {"steps": 0})
+            self.assertEqual(manifest["graphs"]["carry"], "motion_carry.onnx")
+            graph = onnx.load(os.path.join(out, "motion_carry.onnx"))
+            self.assertEqual(([i.name for i in graph.graph.input], [o.name for o in graph.graph.output]), (["latent", "previous"], ["moved"]))
+            with open(os.path.join(out, "parity.json")) as f:
+                self.assertIn("carry", {c["graph"] for c in json.load(f)["cases"]})
+        self.assertNotIn("carry", self.manifest["graphs"])
+
     def test_parity_fixtures_cover_every_graph_and_the_tokenizer(self):
         with open(os.path.join(self.dir.name, "parity.json")) as f:
             parity = json.load(f)

@@ -142,11 +142,11 @@ class TrainingExamplesTest(unittest.TestCase):
         cfg = dataclasses.replace(PRESETS["smoke"], rollout_share=1.0, history_noise_max=0.0, history_drop=0.0, edit_share=0.0)
         calls = []
 
-        def rollout(levels, captions):
-            calls.append((levels, captions))
+        def rollout(levels, captions, previous):
+            calls.append((levels, captions, previous))
             return torch.full((len(captions), 4, 8, 8), -5.0)
 
-        levels, _, targets, _, reference = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
+        levels, _, targets, _, reference, previous = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
         newest, _, mask = levels[0]
         has_past = mask[:, 0] == 1
         self.assertTrue(torch.equal(reference, newest[:, 0] * has_past[:, None, None, None]))
@@ -155,7 +155,10 @@ class TrainingExamplesTest(unittest.TestCase):
         self.assertGreater(len(set(target[~has_past].tolist())), 2)  # first frames come from anywhere in a clip
         self.assertTrue((newest[has_past] == -5.0).all())
         self.assertEqual(len(calls), 1)
-        given, captions = calls[0]
+        given, captions, given_previous = calls[0]
+        # the frame before the newest is the true one, even where the newest is the model's own
+        self.assertTrue(torch.equal(previous[:, 0, 0, 0], (target - 2).clamp_min(0) * has_past))
+        self.assertTrue(torch.equal(given_previous[:, 0, 0, 0], (target[has_past] - 3).clamp_min(0)))
         self.assertEqual(len(captions), int(has_past.sum()))
         # the rollout sees the history of the frame before the target: its newest slot is frame k - 2
         seen_newest, _, seen_mask = given[0]

@@ -60,3 +60,12 @@ test('HistoryPyramid in full mode keeps every frame at full resolution: the unbo
   assert.equal(first?.latents[0], 49);
   assert.ok(rest.every((l) => l.frames === 1 && l.mask[0] === 0));
 });
+
+test('HistoryPyramid gives the frame before the newest at full resolution, once there is one', () => {
+  const h = new HistoryPyramid(manifest);
+  assert.equal(h.previous(), undefined);
+  h.push(frame(1));
+  assert.equal(h.previous(), undefined);
+  for (let k = 2; k < 20; k++) h.push(frame(k));
+  assert.deepEqual(h.previous(), frame(18));
+});

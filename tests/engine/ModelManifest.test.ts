@@ -80,6 +80,8 @@ test('a bridge denoiser needs its newest history frame at full resolution and pr
   const manifest = await defaultManifest();
   const denoiser = manifest['denoiser'] as Record<string, unknown>;
   denoiser['continuation'] = 'bridge';
+  assert.throws(() => validateManifest(manifest, 'test'), /\/graphs\/carry: a bridge model needs its motion-carry graph/);
+  (manifest['graphs'] as Record<string, unknown>)['carry'] = 'motion_carry.onnx';
   assert.equal(validateManifest(manifest, 'test').denoiser.continuation, 'bridge');
   denoiser['predicts'] = 'residual';
   assert.throws(() => validateManifest(manifest, 'test'), /\/denoiser\/continuation: a bridge/);

@@ -1,43 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { loadModelDescription } from '../../server/src/engine/ModelManifest.ts';
 import { InferenceClient } from '../../server/src/engine/InferenceClient.ts';
 import { HistoryPyramid } from '../../server/src/engine/HistoryPyramid.ts';
 import { Sampler, type Feeds, type GraphRunner, type TensorData } from '../../server/src/engine/Sampler.ts';
 import { gaussian } from '../../server/src/engine/noise.ts';
+import { checkSamplerParity } from './parity.ts';
 
 const MODEL_DIR = process.env['LIVEGEN_TEST_MODEL'] ?? path.resolve(import.meta.dirname, '../../models/default');
 
-interface SamplerCase {
-  seed: number;
-  prompts: { fromLatentFrame: number; prompt: string }[];
-  latents: { dims: number[]; offset: number; bytes: number };
-}
-
-test('the TypeScript sampler in the worker gives the PyTorch reference latents, prompt edit included', async (t) => {
-  const { manifest } = await loadModelDescription(MODEL_DIR);
-  const parity = JSON.parse(await readFile(path.join(MODEL_DIR, 'parity.json'), 'utf8')) as { file: string; sampler: SamplerCase };
-  const blob = await readFile(path.join(MODEL_DIR, parity.file));
-  const ref = parity.sampler;
-  const want = new Float32Array(blob.buffer.slice(blob.byteOffset + ref.latents.offset, blob.byteOffset + ref.latents.offset + ref.latents.bytes));
-  const client = await InferenceClient.open({ modelDir: MODEL_DIR, executionProvider: 'cpu', threads: 2 });
-  t.after(() => client.close());
-  const history = new HistoryPyramid(manifest);
-  const [n, ...shape] = ref.latents.dims as [number, ...number[]];
-  const per = shape.reduce((a, b) => a * b, 1);
-  let cache: Float32Array = new Float32Array(per);
-  for (let k = 0; k < n; k++) {
-    const prompt = ref.prompts.filter((p) => p.fromLatentFrame <= k).at(-1)?.prompt ?? '';
-    const r = await client.sample({ seed: ref.seed, frame: k, prompt, history: history.levels(), cache });
-    let worst = 0;
-    for (let i = 0; i < per; i++) worst = Math.max(worst, Math.abs((r.latent[i] ?? 0) - (want[k * per + i] ?? 0)));
-    assert.ok(worst < 2e-3, `latent frame ${k}: max abs difference ${worst}`);
-    assert.equal(r.frames.length, manifest.latent.framesPerLatent * manifest.video.width * manifest.video.height * 3);
-    history.push(want.slice(k * per, (k + 1) * per)); // continue from the reference, so errors do not compound
-    cache = r.nextCache;
-  }
+test('the TypeScript sampler in the worker gives the PyTorch reference latents, prompt edit included', async () => {
+  await checkSamplerParity(MODEL_DIR);
 });
 
 test('at guidance 1 the sampler skips the unconditional half and gives what the full guided formula gives', async (t) => {
@@ -113,13 +87,14 @@ test('a residual model adds its flow to the newest history frame, and a first fr
   assert.ok(worst < 1e-6, `max abs difference ${worst}`);
 });
 
-test('a bridge model continues from the newest history frame through the last stage alone, and samples a first frame through every stage', async () => {
+test('a bridge model continues from the newest history frame, carried on by the carry graph once there is a frame before it, through the last stage alone, and samples a first frame through every stage', async () => {
   const { manifest } = await loadModelDescription(MODEL_DIR);
   const bridge = { ...manifest, denoiser: { ...manifest.denoiser, continuation: 'bridge' as const } };
   const { channels, height, width } = manifest.latent;
   const per = channels * height * width;
   const zeros = (dims: number[]): TensorData => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
   const steps: { dims: number[]; sigma: number; latent: Float32Array }[] = [];
+  const carried: Float32Array[][] = [];
   const runner: GraphRunner = {
     run: async (graph, feeds): Promise<Feeds> => {
       if (graph === 'textEncoder') return { text: zeros([2, manifest.tokenizer.maxTokens, 4]), text_mask: zeros([2, manifest.tokenizer.maxTokens]) };
@@ -129,6 +104,13 @@ test('a bridge model continues from the newest history frame through the last st
         assert.ok(latent);
         steps.push({ dims: latent.dims, sigma: (feeds['sigma']?.data as Float32Array)[0] ?? NaN, latent: (latent.data as Float32Array).slice() });
         return { velocity: zeros(latent.dims) };
+      }
+      if (graph === 'carry') {
+        const [latent, previous] = [feeds['latent'], feeds['previous']];
+        assert.ok(latent && previous);
+        carried.push([(latent.data as Float32Array).slice(), (previous.data as Float32Array).slice()]);
+        const data = latent.data as Float32Array;
+        return { moved: { ...latent, data: data.map((v, j) => v + 2 * ((previous.data as Float32Array)[j] ?? 0)) } };
       }
       return { frames: { type: 'uint8', dims: [1], data: new Uint8Array(1) }, next_cache: zeros([1]) };
     },
@@ -154,4 +136,19 @@ test('a bridge model continues from the newest history frame through the last st
     worst = Math.max(worst, Math.abs((steps[0]?.latent[j] ?? 0) - start), Math.abs((result.latent[j] ?? 0) - start));
   }
   assert.ok(worst < 1e-6, `max abs difference ${worst}`); // zero velocity: the start is the result
+  assert.equal(carried.length, 0); // one past frame: no motion to carry
+
+  // With a frame before the newest, the start is the newest carried on by the carry graph.
+  steps.length = 0;
+  const next = Float32Array.from({ length: per }, (_, j) => Math.cos(j));
+  history.push(next);
+  await new Sampler(bridge, runner, 1).sample({ ...job(2), previous: history.previous() });
+  assert.deepEqual(carried, [[next, newest]]);
+  const noise2 = gaussian(9, 2 * manifest.rng.streamsPerLatentFrame + manifest.rng.stageNoise, per);
+  worst = 0;
+  for (let j = 0; j < per; j++) {
+    const start = (1 - last.sigmaStart) * ((next[j] ?? 0) + 2 * (newest[j] ?? 0)) + last.sigmaStart * (noise2[j] ?? 0);
+    worst = Math.max(worst, Math.abs((steps[0]?.latent[j] ?? 0) - start));
+  }
+  assert.ok(worst < 1e-6, `carried start: max abs difference ${worst}`);
 });

@@ -45,6 +45,11 @@ export class HistoryPyramid {
     if (this.#past.length > this.#capacity) this.#past.shift();
   }
 
+  /** The latent frame before the newest (C, h, w), uncorrupted; none before a stream's second frame. */
+  previous(): Float32Array | undefined {
+    return this.#past.at(-2);
+  }
+
   /** The history graph's input for the next latent frame. */
   levels(): HistoryLevel[] {
     if (this.#mode === 'full') return this.#fullLevels();

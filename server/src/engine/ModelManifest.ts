@@ -67,6 +67,7 @@ export const ManifestSchema = Type.Object({
     history: Type.String({ minLength: 1 }),
     step: Type.String({ minLength: 1 }),
     vaeDecoder: Type.String({ minLength: 1 }),
+    carry: Type.Optional(Type.String({ minLength: 1 })), // a bridge model's alone
   }),
   gflop: Type.Object({ perLatentFrame: Type.Number(), perVideoFrame: Type.Number() }),
 });
@@ -80,7 +81,7 @@ const check = TypeCompiler.Compile(ManifestSchema);
 export interface ModelDescription {
   dir: string;
   manifest: Manifest;
-  graphPaths: Record<GraphName, string>;
+  graphPaths: { [K in keyof Manifest['graphs']]: string }; // optional where the manifest's graph is
 }
 
 /** Checks a parsed manifest; the error names the first bad field by its JSON pointer. */
@@ -102,6 +103,9 @@ export function validateManifest(value: unknown, source: string): Manifest {
     throw new ModelError(
       `invalid model manifest [${source}]: field /temporalPyramid/levels/0/scale: a ${predicts === 'residual' ? 'residual' : 'bridge'} denoiser builds on the newest history frame, which must be at full resolution (scale 1)`,
     );
+  }
+  if (continuation === 'bridge' && !manifest.graphs.carry) {
+    throw new ModelError(`invalid model manifest [${source}]: field /graphs/carry: a bridge model needs its motion-carry graph`);
   }
   if (predicts === 'residual' && continuation === 'bridge') {
     throw new ModelError(`invalid model manifest [${source}]: field /denoiser/continuation: a bridge starts from the newest history frame, so it predicts frames, not residuals`);
@@ -131,7 +135,7 @@ export async function loadModelDescription(dir: string): Promise<ModelDescriptio
     throw new ModelError(`model manifest is not JSON [${file}]: ${(err as Error).message}`);
   }
   const manifest = validateManifest(parsed, file);
-  const graphPaths = {} as Record<GraphName, string>;
+  const graphPaths = {} as ModelDescription['graphPaths'];
   for (const [name, rel] of Object.entries(manifest.graphs) as [GraphName, string][]) {
     const graph = path.resolve(dir, rel);
     try {

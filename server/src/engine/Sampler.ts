@@ -26,6 +26,8 @@ export interface FrameJob {
   /** Inside a prompt blend: the earlier prompt and the weight of `prompt` against it. */
   blend?: { from: string; weight: number } | undefined;
   history: HistoryLevel[];
+  /** The latent frame before the newest (C, h, w): a bridge model carries the newest on by the motion between them. */
+  previous?: Float32Array | undefined;
   /**
    * The cost baseline of Pyramid Flow's own sampler, which feeds the history through the model
    * at every denoising step: the history graph runs again before each step (same result).
@@ -130,6 +132,16 @@ export class Sampler {
     return { text: { ...b.text, data: text }, mask: { ...b.mask, data: mask } };
   }
 
+  /** The newest latent frame moved on by the motion the decoder sees between it and the one before. */
+  async #carry(newest: Float32Array, previous: Float32Array): Promise<Float32Array> {
+    const { channels: c, height, width } = this.#m.latent;
+    const out = await this.#runner.run('carry', {
+      latent: float([1, c, height, width], newest),
+      previous: float([1, c, height, width], previous),
+    });
+    return output(out, 'moved').data as Float32Array;
+  }
+
   /** Samples and decodes one latent frame. */
   async sample(job: FrameJob): Promise<FrameResult> {
     const m = this.#m;
@@ -180,8 +192,9 @@ export class Sampler {
     let w = Math.round(width * first.scale);
     let x = gaussian(job.seed, base + m.rng.stageNoise, c * h * w);
     if (newest && from > 0) {
+      const start = job.previous ? await this.#carry(newest, job.previous) : newest;
       const s = first.sigmaStart;
-      for (let j = 0; j < x.length; j++) x[j] = (1 - s) * (newest[j] ?? 0) + s * (x[j] ?? 0);
+      for (let j = 0; j < x.length; j++) x[j] = (1 - s) * (start[j] ?? 0) + s * (x[j] ?? 0);
     }
     for (let s = from; s < stages.length; s++) {
       const stage = stages[s];

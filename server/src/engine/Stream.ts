@@ -87,6 +87,7 @@ export class Stream {
         prompt,
         blend,
         history: this.#history.levels(),
+        previous: this.#history.previous(),
         reencodeHistory: this.#reencodeHistory,
         cache: this.#cache,
       });
