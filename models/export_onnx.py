@@ -133,14 +133,16 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
     decoder = (s * s * (dec.inp.weight.numel() + 2 * dec.block1.conv1.weight.numel())
                + (2 * s) ** 2 * (dec.up1.weight.numel() + 2 * dec.block2.conv1.weight.numel())
                + (4 * s) ** 2 * (dec.up2.weight.numel() + 2 * dec.block3.conv1.weight.numel() + dec.out.weight.numel()))
-    side = s  # the velocity branch: its convolutions at 1/16 resolution until it upsamples to 1/4
+    velocity, side = 0, s  # the velocity branch: its convolutions at 1/16 resolution until it upsamples to 1/4
     for layer in dec.velocity:
         if isinstance(layer, nn.Upsample):
             side *= int(layer.scale_factor)
         elif isinstance(layer, nn.Conv2d):
-            decoder += side * side * layer.weight.numel()
-    per_latent = 2 * (history + steps + decoder) / 1e9
-    return {"history": 2 * history / 1e9, "steps": 2 * steps / 1e9, "decoder": 2 * decoder / 1e9,
+            velocity += side * side * layer.weight.numel()
+    decoder += velocity
+    carry = velocity if c.continuation == "bridge" else 0  # the motion-carry graph runs the branch again
+    per_latent = 2 * (history + steps + decoder + carry) / 1e9
+    return {"history": 2 * history / 1e9, "steps": 2 * steps / 1e9, "decoder": 2 * decoder / 1e9, "carry": 2 * carry / 1e9,
             "perLatentFrame": per_latent, "perVideoFrame": per_latent / vae.cfg.frames_per_latent}
 
 

@@ -61,10 +61,12 @@ class ExportTest(unittest.TestCase):
         bridge.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
         sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
         full, last = export_onnx.gflop(dit, vae, sp, tp, 1.0), export_onnx.gflop(bridge, vae, sp, tp, 1.0)
-        self.assertEqual((last["history"], last["decoder"]), (full["history"], full["decoder"]))
+        self.assertEqual((last["history"], last["decoder"], full["carry"]), (full["history"], full["decoder"], 0))
+        self.assertGreater(last["carry"], 0)
         only_last = dataclasses.replace(sp, steps=(0,) * (sp.stages - 1) + (sp.steps[-1],))
         self.assertAlmostEqual(last["steps"], export_onnx.gflop(dit, vae, only_last, tp, 1.0)["steps"])
         self.assertLess(last["steps"], full["steps"])
+        self.assertAlmostEqual(last["perLatentFrame"], last["history"] + last["steps"] + last["decoder"] + last["carry"])
 
     def test_a_bridge_model_exports_its_motion_carry_graph_with_a_parity_case(self):
         tok, text, dit, vae = tiny_model()

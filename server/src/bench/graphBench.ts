@@ -13,7 +13,9 @@ export interface GraphBenchResult {
   threads: number;
   cpu: string;
   runs: number;
-  ms: { textEncoder: number; history: number; steps: number[]; vaeDecoder: number };
+  ms: { textEncoder: number; history: number; steps: number[]; vaeDecoder: number; carry: number };
+  /** What the engine's steps phase runs for a latent frame with a past: its stages' steps, and a bridge model's carry. */
+  stepsPhaseMs: number;
   /** Rows of each step graph run: 2 with guidance (cond, uncond), 1 at guidance 1. */
   stepBatch: number;
   latentFrameMs: number;
@@ -47,7 +49,8 @@ async function median(session: ort.InferenceSession, feeds: Record<string, ort.T
 /**
  * Times every graph of a model on realistic inputs, one latent frame's worth: the history pass
  * once, each stage's steps as the engine runs them (batch 2 for guidance, 1 at guidance 1; for a
- * frame with a past, which is all but a stream's first), the decoder once. The text encoder runs only when the prompt changes, so it is reported but not
+ * frame with a past, which is all but a stream's first), the decoder once, and a bridge model's
+ * motion-carry graph once. The text encoder runs only when the prompt changes, so it is reported but not
  * counted per frame.
  */
 export async function benchGraphs(dir: string, threads: number, runs: number): Promise<GraphBenchResult> {
@@ -102,11 +105,17 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
     stepMs.push(await median(step, { ...stepFeedsBase, latent }, runs));
   }
   const decoderMs = await median(decoder, { latent: float([1, c, height, width], 9), cache: filled([1, c, height, width], 0) }, runs);
+  let carryMs = 0;
+  if (model.graphPaths.carry) {
+    const carry = await open(model.graphPaths.carry);
+    carryMs = await median(carry, { latent: float([1, c, height, width], 10), previous: float([1, c, height, width], 11) }, runs);
+    await carry.release();
+  }
 
   // A latent frame with a past: every frame of a stream but its first.
   const from = continuationStage(m);
   const stepsTotal = m.spatialPyramid.stages.reduce((sum, stage, i) => sum + (i >= from ? stage.steps * (stepMs[i] ?? 0) : 0), 0);
-  const latentFrameMs = historyMs + stepsTotal + decoderMs;
+  const latentFrameMs = historyMs + stepsTotal + decoderMs + carryMs;
   const videoFps = (m.latent.framesPerLatent * 1000) / latentFrameMs;
   await Promise.all([text, history, step, decoder].map((s) => s.release()));
   return {
@@ -114,7 +123,8 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
     threads,
     cpu: os.cpus()[0]?.model ?? 'unknown',
     runs,
-    ms: { textEncoder: textMs, history: historyMs, steps: stepMs, vaeDecoder: decoderMs },
+    ms: { textEncoder: textMs, history: historyMs, steps: stepMs, vaeDecoder: decoderMs, carry: carryMs },
+    stepsPhaseMs: stepsTotal + carryMs,
     stepBatch: batch,
     latentFrameMs,
     videoFps,
@@ -145,7 +155,7 @@ export async function runGraphBench(dir: string, threads: number, runs: number, 
   text encoder   ${f(r.ms.textEncoder)} ms (per prompt change)
   history pass   ${f(r.ms.history)} ms
   step           ${r.ms.steps.map(f).join(' / ')} ms per stage (batch ${r.stepBatch}: ${r.stepBatch === 2 ? 'guidance' : 'no unconditional half at guidance 1'})
-  vae decoder    ${f(r.ms.vaeDecoder)} ms
+  vae decoder    ${f(r.ms.vaeDecoder)} ms${r.ms.carry ? `\n  motion carry   ${f(r.ms.carry)} ms` : ''}
   latent frame   ${f(r.latentFrameMs)} ms -> ${f(r.videoFps)} video fps, real-time factor ${r.realTimeFactor.toFixed(2)}
   compute        ${r.gflopPerVideoFrame.toFixed(2)} GFLOP per video frame, ${f(r.achievedGflops)} GFLOP/s achieved`);
   if (json) await writeFile(json, JSON.stringify(r, null, 2) + '\n');

@@ -94,7 +94,7 @@ export async function benchCommand(args: string[], defaultModel: string): Promis
   process.stderr.write('\n');
   // The graphs alone, on the same box in the same run: what the engine's loop adds is the difference.
   const graphs = await benchGraphs(model.dir, threads, 20);
-  const graphSteps = m.spatialPyramid.stages.reduce((sum, stage, i) => sum + stage.steps * (graphs.ms.steps[i] ?? 0), 0);
+  const graphSteps = graphs.stepsPhaseMs;
   const latent = stats(pyramidMs);
   const result = {
     model: { name: m.name, version: m.version, dir: model.dir },
