@@ -18,3 +18,13 @@ test('every command answers --help and -h with its own usage and exit code 0', a
     }
   }
 });
+
+test('model describes the shipped model: its pyramids, how it continues a stream and its cost', async (t) => {
+  const printed: string[] = [];
+  t.mock.method(console, 'log', (text: string) => printed.push(text));
+  assert.equal(await main(['model']), 0);
+  const text = printed.join('\n');
+  assert.match(text, /stages {7}0\.25x\d+ 0\.5x\d+ 1x\d+/);
+  assert.match(text, /continues {4}(pyramid|bridge): .*; the flow generates (the frame|the change from the newest frame)\n/);
+  assert.match(text, /cost {9}\d+\.\d\d GFLOP per video frame/);
+});

@@ -9,11 +9,17 @@ export async function modelCommand(args: string[], defaultModel: string): Promis
   const { video, latent, spatialPyramid, temporalPyramid, gflop } = manifest;
   const stages = spatialPyramid.stages.map((s) => `${s.scale}x${s.steps}`).join(' ');
   const levels = temporalPyramid.levels.map((l) => `${l.frames}@${l.scale}`).join(' ');
+  const continuation =
+    manifest.denoiser.continuation === 'bridge'
+      ? 'bridge: a frame with a past runs the last stage alone, from the newest frame carried on by its motion'
+      : 'pyramid: every frame runs every stage from noise';
+  const predicts = manifest.denoiser.predicts === 'residual' ? 'the change from the newest frame' : 'the frame';
   console.log(`${manifest.name} ${manifest.version} (${dir})
   video        ${video.width}x${video.height} at ${video.fps} fps
   latent       ${latent.channels}x${latent.height}x${latent.width}, ${latent.framesPerLatent} video frames per latent frame
   stages       ${stages} (scale x Euler steps)
   history      ${levels} (frames@scale), ${temporalPyramid.tokens} tokens
+  continues    ${continuation}; the flow generates ${predicts}
   cost         ${gflop.perVideoFrame.toFixed(2)} GFLOP per video frame`);
   return 0;
 }
