@@ -38,7 +38,7 @@ commands:
                         time each ONNX graph; the model's cost per latent frame and video fps
   serve [--port 8080] [--host 0.0.0.0] [--public-url URL] [--model DIR] [--provider cpu|webgpu]
         [--threads 2] [--no-audio] [--bitrate 600] [--keyframe-seconds 2] [--lookahead 1]
-        [--ice-server URL]... [--max-streams 1] [--max-viewers 50] [--max-prompt-chars 500]
+        [--ice-server URL]... [--max-streams 2] [--max-viewers 50] [--max-prompt-chars 500]
         [--edits-per-second 4] [--joins-per-second 20] [--max-message-bytes 65536]
         [--idle-seconds 300]
                         the live server: WebRTC streams that browsers watch and steer

@@ -40,7 +40,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'modelDir'> = {
   video: { bitrateKbps: 600, keyframeSeconds: 2 },
   lookaheadLatentFrames: 1,
   limits: {
-    streams: 1,
+    streams: 2, // two streams generate in real time on a 2-core box at guidance 1 (docs/PERF.md)
     viewersPerStream: 50,
     promptChars: 500,
     editsPerSecond: 4,
