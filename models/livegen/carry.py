@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import pyramid
 from .vae import VideoVAE
 
 CELL_PX = 16  # video pixels per latent cell: the autoencoder's spatial compression
@@ -59,5 +60,4 @@ class MotionCarry(nn.Module):
 def bridge_start(carry: MotionCarry, newest: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
     """Where a bridge model's flow starts, per clip (B, C, h, w): the newest frame carried on by its
     motion where a frame came before it, else the newest frame itself (zeros without a past)."""
-    has_previous = previous.flatten(1).abs().amax(dim=1) > 0
-    return torch.where(has_previous[:, None, None, None], carry(newest, previous), newest)
+    return torch.where(pyramid.present(previous)[:, None, None, None], carry(newest, previous), newest)

@@ -121,6 +121,11 @@ def newest(levels) -> torch.Tensor:
     return lat[:, 0] * mask[:, 0, None, None, None]
 
 
+def present(frames: torch.Tensor) -> torch.Tensor:
+    """(B,) True where a clip has a frame (B, C, h, w), not the zeros that stand for none."""
+    return frames.flatten(1).abs().amax(dim=1) > 0
+
+
 def noise_stream(frame: int, purpose: int) -> int:
     """The RNG stream for latent frame `frame`: purpose 0 is the stage-0 noise, k in 1..K-1 the
     noise of the jump into stage k, 8 + level the noise that corrupts that history level."""

@@ -117,7 +117,7 @@ def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float,
     start = newest if start is None else start
     cfg = dit.cfg
     b = levels[0][0].shape[0]
-    has_past = newest.flatten(1).abs().amax(dim=1) > 0
+    has_past = pyramid.present(newest)
     bridge = cfg.continuation == "bridge"
     if bridge and 0 < int(has_past.sum()) < b:  # clips with and without a past take different paths
         out = torch.empty_like(newest)

@@ -186,9 +186,8 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
     Weights from what the model is given (the history) leave the optimum where it is."""
     out = []
     b = x0.shape[0]
-    no_past = None if reference is None or not target_without_past else \
-        (reference.flatten(1).abs().amax(dim=1) == 0)[:, None, None, None]
-    bridged = None if bridge is None else (bridge.flatten(1).abs().amax(dim=1) > 0)[:, None, None, None]
+    no_past = None if reference is None or not target_without_past else ~pyramid.present(reference)[:, None, None, None]
+    bridged = None if bridge is None else pyramid.present(bridge)[:, None, None, None]
     last = sp.stages - 1
     for k in range(sp.stages):
         clean = pyramid.down(x0, sp.factor(k))

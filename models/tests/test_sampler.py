@@ -45,10 +45,15 @@ class GeneratorTest(unittest.TestCase):
                            self.gen.spatial, self.gen.temporal, guidance=1.0 + 1e-9)
         torch.testing.assert_close(plain.generate(prompt, 3, 5)[0], barely.generate(prompt, 3, 5)[0], atol=1e-5, rtol=1e-5)
 
-    def test_a_residual_model_adds_its_flow_to_the_newest_frame_and_has_none_to_add_to_a_first_frame(self):
+    def variant(self, **changes) -> Generator:
+        """The same weights as a model of another kind (DiTConfig fields)."""
         dit = copy.deepcopy(self.gen.dit)
-        dit.cfg = dataclasses.replace(dit.cfg, predicts="residual")
-        residual = Generator(self.gen.tokenizer, self.gen.text_encoder, dit, self.gen.decoder, self.gen.spatial, self.gen.temporal)
+        dit.cfg = dataclasses.replace(dit.cfg, **changes)
+        return Generator(self.gen.tokenizer, self.gen.text_encoder, dit, self.gen.decoder, self.gen.spatial, self.gen.temporal)
+
+    def test_a_residual_model_adds_its_flow_to_the_newest_frame_and_has_none_to_add_to_a_first_frame(self):
+        residual = self.variant(predicts="residual")
+        dit = residual.dit
         text = self.gen.text(["a red circle on a blue background"] * 2)
         torch.testing.assert_close(residual.latent_frame([], text, [3, 4], 0), self.gen.latent_frame([], text, [3, 4], 0))
         c = dit.cfg.latent_channels
@@ -56,9 +61,8 @@ class GeneratorTest(unittest.TestCase):
         torch.testing.assert_close(residual.latent_frame(past, text, [3, 4], 3), self.gen.latent_frame(past, text, [3, 4], 3) + past[-1])
 
     def test_a_bridge_model_continues_from_the_noised_newest_frame_through_the_last_stage_alone(self):
-        dit = copy.deepcopy(self.gen.dit)
-        dit.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
-        bridge = Generator(self.gen.tokenizer, self.gen.text_encoder, dit, self.gen.decoder, self.gen.spatial, self.gen.temporal)
+        bridge = self.variant(continuation="bridge")
+        dit = bridge.dit
         text = self.gen.text(["a red circle on a blue background"] * 2)
         torch.testing.assert_close(bridge.latent_frame([], text, [3, 4], 0), self.gen.latent_frame([], text, [3, 4], 0))
         c, sp = dit.cfg.latent_channels, self.gen.spatial
@@ -75,8 +79,7 @@ class GeneratorTest(unittest.TestCase):
         torch.testing.assert_close(bridge.latent_frame(past, text, [3, 4], 3), x)
 
     def test_a_bridge_batch_of_clips_with_and_without_a_past_gives_each_clip_what_it_gets_alone(self):
-        dit = copy.deepcopy(self.gen.dit)
-        dit.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
+        dit = self.variant(continuation="bridge").dit
         c, tp = dit.cfg.latent_channels, self.gen.temporal
         newest = torch.randn(2, c, 8, 8)
         newest[1] = 0  # the second clip has no past

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { loadModelDescription } from '../../server/src/engine/ModelManifest.ts';
+import { loadModelDescription, type Manifest } from '../../server/src/engine/ModelManifest.ts';
 import { InferenceClient } from '../../server/src/engine/InferenceClient.ts';
 import { HistoryPyramid } from '../../server/src/engine/HistoryPyramid.ts';
 import { Sampler, type Feeds, type GraphRunner, type TensorData } from '../../server/src/engine/Sampler.ts';
@@ -9,6 +9,25 @@ import { gaussian } from '../../server/src/engine/noise.ts';
 import { checkSamplerParity } from './parity.ts';
 
 const MODEL_DIR = process.env['LIVEGEN_TEST_MODEL'] ?? path.resolve(import.meta.dirname, '../../models/default');
+
+const zeros = (dims: number[]): TensorData => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
+
+/** Stands in for the model's graphs: text, history and decoder give zeros; the step (and carry) graphs are the test's. */
+function fakeRunner(manifest: Manifest, graphs: { step: (feeds: Feeds) => Feeds; carry?: (feeds: Feeds) => Feeds }): GraphRunner {
+  const tokens = manifest.tokenizer.maxTokens;
+  return {
+    run: async (graph, feeds): Promise<Feeds> => {
+      if (graph === 'textEncoder') return { text: zeros([2, tokens, 4]), text_mask: zeros([2, tokens]) };
+      if (graph === 'history') return { history_k: zeros([1, 1, 1, 1, 1]), history_v: zeros([1, 1, 1, 1, 1]), history_bias: zeros([1, 1, 1, 1]) };
+      if (graph === 'step') return graphs.step(feeds);
+      if (graph === 'carry') {
+        assert.ok(graphs.carry, 'the sampler ran the carry graph');
+        return graphs.carry(feeds);
+      }
+      return { frames: { type: 'uint8', dims: [1], data: new Uint8Array(1) }, next_cache: zeros([1]) };
+    },
+  };
+}
 
 test('the TypeScript sampler in the worker gives the PyTorch reference latents, prompt edit included', async () => {
   await checkSamplerParity(MODEL_DIR);
@@ -31,21 +50,15 @@ test('at guidance 1 the sampler skips the unconditional half and gives what the 
 
 test('at guidance 1 every step graph runs on the conditional half alone (batch 1)', async () => {
   const { manifest } = await loadModelDescription(MODEL_DIR);
-  const zeros = (dims: number[]): TensorData => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
   const stepBatches: number[][] = [];
-  const runner: GraphRunner = {
-    run: async (graph, feeds): Promise<Feeds> => {
-      if (graph === 'textEncoder') return { text: zeros([2, manifest.tokenizer.maxTokens, 4]), text_mask: zeros([2, manifest.tokenizer.maxTokens]) };
-      if (graph === 'history') return { history_k: zeros([1, 1, 1, 1, 1]), history_v: zeros([1, 1, 1, 1, 1]), history_bias: zeros([1, 1, 1, 1]) };
-      if (graph === 'step') {
-        const batchOf = (name: string, axis = 0) => feeds[name]?.dims[axis] ?? -1;
-        stepBatches.push([batchOf('latent'), batchOf('sigma'), batchOf('text'), batchOf('text_mask'),
-          batchOf('history_k', 1), batchOf('history_v', 1), batchOf('history_bias')]);
-        return { velocity: zeros(feeds['latent']?.dims ?? []) };
-      }
-      return { frames: { type: 'uint8', dims: [1], data: new Uint8Array(1) }, next_cache: zeros([1]) };
+  const runner = fakeRunner(manifest, {
+    step: (feeds) => {
+      const batchOf = (name: string, axis = 0) => feeds[name]?.dims[axis] ?? -1;
+      stepBatches.push([batchOf('latent'), batchOf('sigma'), batchOf('text'), batchOf('text_mask'),
+        batchOf('history_k', 1), batchOf('history_v', 1), batchOf('history_bias')]);
+      return { velocity: zeros(feeds['latent']?.dims ?? []) };
     },
-  };
+  });
   const { channels, height, width } = manifest.latent;
   const job = { seed: 1, frame: 0, prompt: 'a red circle', history: new HistoryPyramid(manifest).levels(), cache: new Float32Array(channels * height * width) };
   await new Sampler(manifest, runner, 1).sample(job);
@@ -60,19 +73,13 @@ test('a residual model adds its flow to the newest history frame, and a first fr
   const frame = { ...manifest, denoiser: { ...manifest.denoiser, predicts: 'frame' as const } };
   const { channels, height, width } = manifest.latent;
   const per = channels * height * width;
-  const filled = (dims: number[], value: number): TensorData => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value) });
-  const runner: GraphRunner = {
-    run: async (graph, feeds): Promise<Feeds> => {
-      if (graph === 'textEncoder') return { text: filled([2, manifest.tokenizer.maxTokens, 4], 0), text_mask: filled([2, manifest.tokenizer.maxTokens], 1) };
-      if (graph === 'history') return { history_k: filled([1, 1, 1, 1, 1], 0), history_v: filled([1, 1, 1, 1, 1], 0), history_bias: filled([1, 1, 1, 1], 0) };
-      if (graph === 'step') {
-        const latent = feeds['latent'];
-        assert.ok(latent);
-        return { velocity: { ...latent, data: (latent.data as Float32Array).map((v) => 0.5 - 0.3 * v) } };
-      }
-      return { frames: { type: 'uint8', dims: [1], data: new Uint8Array(1) }, next_cache: filled([1], 0) };
+  const runner = fakeRunner(manifest, {
+    step: (feeds) => {
+      const latent = feeds['latent'];
+      assert.ok(latent);
+      return { velocity: { ...latent, data: (latent.data as Float32Array).map((v) => 0.5 - 0.3 * v) } };
     },
-  };
+  });
   const history = new HistoryPyramid(manifest);
   const job = (frameIndex: number) => ({ seed: 5, frame: frameIndex, prompt: 'a red circle', history: history.levels(), cache: new Float32Array(per) });
   const first = [await new Sampler(frame, runner).sample(job(0)), await new Sampler(residual, runner).sample(job(0))];
@@ -92,29 +99,23 @@ test('a bridge model continues from the newest history frame, carried on by the 
   const bridge = { ...manifest, denoiser: { ...manifest.denoiser, continuation: 'bridge' as const } };
   const { channels, height, width } = manifest.latent;
   const per = channels * height * width;
-  const zeros = (dims: number[]): TensorData => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
   const steps: { dims: number[]; sigma: number; latent: Float32Array }[] = [];
   const carried: Float32Array[][] = [];
-  const runner: GraphRunner = {
-    run: async (graph, feeds): Promise<Feeds> => {
-      if (graph === 'textEncoder') return { text: zeros([2, manifest.tokenizer.maxTokens, 4]), text_mask: zeros([2, manifest.tokenizer.maxTokens]) };
-      if (graph === 'history') return { history_k: zeros([1, 1, 1, 1, 1]), history_v: zeros([1, 1, 1, 1, 1]), history_bias: zeros([1, 1, 1, 1]) };
-      if (graph === 'step') {
-        const latent = feeds['latent'];
-        assert.ok(latent);
-        steps.push({ dims: latent.dims, sigma: (feeds['sigma']?.data as Float32Array)[0] ?? NaN, latent: (latent.data as Float32Array).slice() });
-        return { velocity: zeros(latent.dims) };
-      }
-      if (graph === 'carry') {
-        const [latent, previous] = [feeds['latent'], feeds['previous']];
-        assert.ok(latent && previous);
-        carried.push([(latent.data as Float32Array).slice(), (previous.data as Float32Array).slice()]);
-        const data = latent.data as Float32Array;
-        return { moved: { ...latent, data: data.map((v, j) => v + 2 * ((previous.data as Float32Array)[j] ?? 0)) } };
-      }
-      return { frames: { type: 'uint8', dims: [1], data: new Uint8Array(1) }, next_cache: zeros([1]) };
+  const runner = fakeRunner(manifest, {
+    step: (feeds) => {
+      const latent = feeds['latent'];
+      assert.ok(latent);
+      steps.push({ dims: latent.dims, sigma: (feeds['sigma']?.data as Float32Array)[0] ?? NaN, latent: (latent.data as Float32Array).slice() });
+      return { velocity: zeros(latent.dims) };
     },
-  };
+    carry: (feeds) => {
+      const [latent, previous] = [feeds['latent'], feeds['previous']];
+      assert.ok(latent && previous);
+      carried.push([(latent.data as Float32Array).slice(), (previous.data as Float32Array).slice()]);
+      const data = latent.data as Float32Array;
+      return { moved: { ...latent, data: data.map((v, j) => v + 2 * ((previous.data as Float32Array)[j] ?? 0)) } };
+    },
+  });
   const stages = manifest.spatialPyramid.stages;
   const last = stages.at(-1);
   assert.ok(last);

@@ -52,7 +52,7 @@ export const ManifestSchema = Type.Object({
     depth: PositiveInt,
     heads: PositiveInt,
     textWidth: PositiveInt,
-    // Absent in models exported before residual models existed: those generate frames.
+    // Both absent in models exported before they existed: those predict frames through the whole pyramid.
     predicts: Type.Optional(Type.Union([Type.Literal('frame'), Type.Literal('residual')])),
     continuation: Type.Optional(Type.Union([Type.Literal('pyramid'), Type.Literal('bridge')])),
   }),
