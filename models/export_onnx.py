@@ -7,7 +7,7 @@ The graphs (docs/model-format.md is the contract):
 - denoiser_history.onnx  history levels + sigma_c -> history_k, history_v, history_bias
 - denoiser_step.onnx     latent, sigma, text, text_mask, history_k, history_v, history_bias -> velocity
 - vae_decoder.onnx       latent, cache -> frames, next_cache
-- motion_carry.onnx      latent, previous -> moved (a bridge model's alone)
+- motion_carry.onnx      latent, previous, text, text_mask -> moved (a bridge model's alone)
 parity.json + parity.bin hold inputs and the PyTorch outputs for each graph; the TypeScript
 tests run the graphs in onnxruntime-node on them and compare.
 """
@@ -140,7 +140,12 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
         elif isinstance(layer, nn.Conv2d):
             velocity += side * side * layer.weight.numel()
     decoder += velocity
-    carry = velocity if c.continuation == "bridge" else 0  # the motion-carry graph runs the branch again
+    carry = 0
+    if dit.motion is not None:  # the motion-carry graph runs the branch again, then its head
+        head = dit.motion
+        cells = sum(m.weight.numel() for m in head.modules() if isinstance(m, nn.Conv2d)) + head.query.weight.numel()
+        carry = velocity + s * s * (cells + 2 * text_tokens * head.query.out_features) \
+            + text_tokens * (head.key.weight.numel() + head.value.weight.numel())
     per_latent = 2 * (history + steps + decoder + carry) / 1e9
     return {"history": 2 * history / 1e9, "steps": 2 * steps / 1e9, "decoder": 2 * decoder / 1e9, "carry": 2 * carry / 1e9,
             "perLatentFrame": per_latent, "perVideoFrame": per_latent / vae.cfg.frames_per_latent}
@@ -227,12 +232,16 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
     graphs = {"textEncoder": "text_encoder.onnx", "history": "denoiser_history.onnx",
               "step": "denoiser_step.onnx", "vaeDecoder": "vae_decoder.onnx"}
     if c.continuation == "bridge":
-        carry, previous = MotionCarry(vae), rng.gaussian(seed, 4, tuple(z.shape))
+        carry, previous = MotionCarry(vae, dit.motion), rng.gaussian(seed, 4, tuple(z.shape))
         graphs["carry"] = "motion_carry.onnx"
-        export(carry, (z, previous), os.path.join(out, graphs["carry"]), ["latent", "previous"], ["moved"],
-               {"latent": {0: "batch"}, "previous": {0: "batch"}, "moved": {0: "batch"}})
-        with torch.no_grad():
-            fixtures.add("carry", {"latent": z, "previous": previous}, {"moved": carry(z, previous)})
+        names = ["latent", "previous", "text", "text_mask"]
+        export(carry, (z, previous, emb[:1], mask[:1]), os.path.join(out, graphs["carry"]), names, ["moved"],
+               {"latent": {0: "batch"}, "previous": {0: "batch"}, "text": {0: "batch", 1: "tokens"},
+                "text_mask": {0: "batch", 1: "tokens"}, "moved": {0: "batch"}})
+        for before in (previous, torch.zeros_like(previous)):  # a stream's second frame has no frame before its newest
+            inputs = (z, before, emb[:1], mask[:1])
+            with torch.no_grad():
+                fixtures.add("carry", dict(zip(names, inputs)), {"moved": carry(*inputs)})
     cache = vae.denormalize(rng.gaussian(seed, 3, (1, c.latent_channels, c.latent_size, c.latent_size)))
     export(decoder, (z, cache), os.path.join(out, "vae_decoder.onnx"), ["latent", "cache"], ["frames", "next_cache"],
            {"latent": {0: "batch"}, "cache": {0: "batch"}, "frames": {0: "batch"}, "next_cache": {0: "batch"}})

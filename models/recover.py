@@ -34,10 +34,11 @@ import torch
 from onnx import numpy_helper
 
 from export_onnx import STEP_INPUTS, HistoryGraph, history_names
+from livegen.carry import MotionCarry
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
 from livegen.runlog import save
-from livegen.train_denoiser import build
+from livegen.train_denoiser import build, optimizer
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
 from train import fit_autoencoder, machine
 
@@ -156,7 +157,8 @@ def restore_model(model_dir: str, text: torch.nn.Module, dit: torch.nn.Module, v
     restore(text, [text_w], "text encoder")
     step_w, _ = graph_weights(os.path.join(model_dir, graphs["step"]))
     history_w, _ = graph_weights(os.path.join(model_dir, graphs["history"]), prefix="dit.")
-    restore(dit, [step_w, history_w], "denoiser")
+    carry_w = [graph_weights(os.path.join(model_dir, graphs["carry"]))[0]] if "carry" in graphs else []  # a bridge model's motion head
+    restore(dit, [step_w, history_w] + carry_w, "denoiser")
     decoder_w, normalisation = graph_weights(os.path.join(model_dir, graphs["vaeDecoder"]), prefix="vae.decoder.")
     restore(vae.decoder, [decoder_w], "VAE decoder")
     # The decoder graph denormalises its input, z * std + mean, with the two folded into constants.
@@ -174,6 +176,9 @@ def restore_model(model_dir: str, text: torch.nn.Module, dit: torch.nn.Module, v
     check(fixtures, "step", lambda i: {"velocity": dit(*(i[n] for n in STEP_INPUTS))}, 1e-4)
     decoder = StreamingDecoder(vae)
     check(fixtures, "vaeDecoder", lambda i: dict(zip(("frames", "next_cache"), decoder(i["latent"], i["cache"]))), 1.0)
+    if "carry" in graphs:
+        carry = MotionCarry(vae, dit.motion)
+        check(fixtures, "carry", lambda i: {"moved": carry(i["latent"], i["previous"], i["text"], i["text_mask"])}, 1e-4)
 
 
 def train_encoder(vae: VideoVAE, cfg: TrainConfig, out: str, steps: int, device: torch.device, deadline: float) -> int:
@@ -199,9 +204,8 @@ def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoV
          step=training["decoderSteps"])
     save(os.path.join(out, "motion.pt"), velocity=vae.decoder.velocity.state_dict(), opt=fresh(vae.decoder.velocity.parameters()),
          step=training["motionSteps"])
-    params = list(text.parameters()) + list(dit.parameters())
     save(os.path.join(out, "denoiser.pt"), text=text.state_dict(), dit=dit.state_dict(), ema_text=text.state_dict(),
-         ema_dit=dit.state_dict(), opt=fresh(params, weight_decay=0.01, betas=(0.9, 0.99)), step=training["steps"], config=cfg.model)
+         ema_dit=dit.state_dict(), opt=optimizer(text, dit, cfg.lr)[0].state_dict(), step=training["steps"], config=cfg.model)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=2)
     with open(os.path.join(out, "machine.json"), "w") as f:

@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .carry import MotionHead
 from .layers import Linear
 
 
@@ -125,6 +126,9 @@ class PyramidDiT(nn.Module):
         self.blocks = nn.ModuleList(Block(d, cfg.heads) for _ in range(cfg.depth))
         self.final = FinalLayer(d, c * p * p)
         self.initialize_weights()
+        # A bridge model's prompt-steered motion (livegen/carry.py): trained with the denoiser on
+        # its text encoder's output, exported inside the motion-carry graph.
+        self.motion = MotionHead(c, cfg.text_width) if cfg.continuation == "bridge" else None
 
     def initialize_weights(self):
         # Linear layers: Xavier, as in DiT.

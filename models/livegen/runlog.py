@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 import json
 import os
 import time
@@ -32,13 +33,16 @@ def save(path: str, **state) -> None:
 
 
 
-def resume(path: str, device: torch.device | str, opt: torch.optim.Optimizer, **modules: torch.nn.Module) -> int:
+def resume(path: str, device: torch.device | str, opt: torch.optim.Optimizer, adapt: Callable[[dict], dict] | None = None,
+           **modules: torch.nn.Module) -> int:
     """Restores the modules (by their keys in the checkpoint) and the optimiser from a checkpoint
-    written by `save(path, <key>=state_dict, ..., opt=..., step=...)`; returns its step, 0 when
-    there is no checkpoint yet."""
+    written by `save(path, <key>=state_dict, ..., opt=..., step=...)`, first passed through `adapt`
+    if given; returns its step, 0 when there is no checkpoint yet."""
     if not os.path.exists(path):
         return 0
     state = load(path, device)
+    if adapt:
+        state = adapt(state)
     for key, module in modules.items():
         module.load_state_dict(state[key])
     opt.load_state_dict(state["opt"])

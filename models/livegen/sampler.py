@@ -8,8 +8,9 @@ Per latent frame k (docs/model-format.md gives the same algorithm for the engine
    batched conditional + unconditional, v = v_u + w (v_c - v_u); between stages, upsample
    and renoise with seeded block noise. A residual model's result is added to the newest
    (uncorrupted) history frame. A bridge model continues a clip from its newest history frame
-   instead, carried on by the motion the decoder sees between it and the frame before
-   (livegen/carry.py), noised to the last stage's starting sigma, through the last stage alone.
+   instead, carried on by the motion the decoder sees between it and the frame before (none
+   before a stream's second frame) and by the prompt's correction to it (livegen/carry.py),
+   noised to the last stage's starting sigma, through the last stage alone.
 4. Decode the new latent with the causal decoder (cache = the previous raw latent).
 
 Several clips can run as one batch (`generate_many`): each draws its noise from its own seed, so
@@ -68,8 +69,10 @@ class Generator:
             levels = pyramid.empty_history(self.temporal, b, cfg.latent_channels, cfg.latent_size)
         newest = pyramid.newest(levels)
         start = None
-        if cfg.continuation == "bridge" and len(past) >= 2:
-            start = MotionCarry(self.decoder.vae)(newest, past[-2])
+        if cfg.continuation == "bridge" and past:
+            previous = past[-2] if len(past) >= 2 else torch.zeros_like(newest)
+            emb, mask = text
+            start = MotionCarry(self.decoder.vae, self.dit.motion)(newest, previous, emb[:b], mask[:b])
         levels = pyramid.corrupt_history(
             levels, self.temporal.noise, lambda level, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, 8 + level), shape))
         return denoise(self.dit, self.spatial, levels, self.temporal.noise, text, self.guidance,

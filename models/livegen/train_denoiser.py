@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from . import media, pyramid, world
 from .config import TrainConfig
-from .carry import MotionCarry, bridge_start
+from .carry import MotionCarry, bridge_start, motion_loss
 from .denoiser import PyramidDiT, PyramidDiT_models
 from .runlog import Log, load, resume, save
 from .sampler import Generator, denoise
@@ -79,6 +79,11 @@ class Batcher:
             # Clips start at a random time, so any of their frames is a first frame the world could
             # show: first frames from text draw on every latent frame, not on one per clip.
             return clip[int(self.rng.integers(clip.shape[0])):], 0, self.scenes[i], False
+        if self.rng.random() < self.cfg.motion_start_share:
+            # A stream's second frame: one frame of history, no frame before it to show the motion,
+            # which then has to start from the text. Rare among uniformly drawn targets, and a
+            # stream whose motion never starts stays still.
+            return clip[int(self.rng.integers(clip.shape[0] - 1)):], 1, self.scenes[i], True
         return clip, int(self.rng.integers(1, clip.shape[0])), self.scenes[i], True
 
     def history(self, clip: torch.Tensor, k: int):
@@ -90,8 +95,9 @@ class Batcher:
     def __call__(self, batch: int):
         examples = [self.example() for _ in range(batch)]
         texts = [world.caption(scene, self.rng) for _, _, scene, _ in examples]
-        own = [i for i, (_, _, _, may) in enumerate(examples)
-               if may and self.rollout is not None and self.rng.random() < self.cfg.rollout_share]
+        # Not below frame 2: a frame sampled from no history is a new scene, not the clip's frame.
+        own = [i for i, (_, k, _, may) in enumerate(examples)
+               if may and k >= 2 and self.rollout is not None and self.rng.random() < self.cfg.rollout_share]
         previous = [self.frame(clip, k - 2) for clip, k, _, _ in examples]  # true, even where the rollout replaces frame k - 1
         if own:
             # The newest history frame becomes what the model itself samples from the frames before
@@ -145,9 +151,10 @@ def own_sampler(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, 
             return torch.randn((len(captions),) + shape, device=device)
         levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
         newest = pyramid.newest(levels)
-        start = bridge_start(carry, newest, previous.to(device)) if carry is not None else None
+        emb, mask = text(tokenizer.batch(captions).to(device))
+        start = bridge_start(carry, newest, previous.to(device), emb, mask) if carry is not None else None
         levels = pyramid.corrupt_history(levels, tp.noise, fresh)
-        x = denoise(dit, sp, levels, tp.noise, text(tokenizer.batch(captions).to(device)), 1.0, fresh, newest, start)
+        x = denoise(dit, sp, levels, tp.noise, (emb, mask), 1.0, fresh, newest, start)
         return x.cpu()
     return sample
 
@@ -214,22 +221,50 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
 
 def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, cfg: TrainConfig, carry: MotionCarry | None,
                     levels, sigma_c: torch.Tensor, x0: torch.Tensor, ids: torch.Tensor, newest: torch.Tensor, previous: torch.Tensor,
-                    device: torch.device) -> list[torch.Tensor]:
-    """The flow-matching loss of one batch (as Batcher returns it), per spatial stage; the history
-    is encoded once for all of them. A bridge model's `carry` moves the newest frame on to where its
-    last stage starts."""
+                    device: torch.device) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """The flow-matching loss of one batch (as Batcher returns it), per spatial stage (the history
+    is encoded once for all of them), and a bridge model's motion loss. Its `carry` moves the
+    newest frame on to where its last stage starts; the carry's head learns from the prompt as
+    the denoiser reads it, without teaching the text encoder."""
     levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
     emb, mask = text(ids.to(device))
     hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
     reference = None if cfg.foreground_from == "target" else newest.to(device)
     losses = []
     origin = newest.to(device) if dit.cfg.predicts == "residual" else None
-    for x, sigma, target, weight in stage_examples(x0.to(device), sp, cfg.foreground_weight, reference,
+    x0, newest, previous = x0.to(device), newest.to(device), previous.to(device)
+    bridge = bridge_start(carry, newest, previous, emb, mask) if carry else None
+    for x, sigma, target, weight in stage_examples(x0, sp, cfg.foreground_weight, reference,
                                                    target_without_past=cfg.foreground_from == "history+target", origin=origin,
-                                                   bridge=bridge_start(carry, newest.to(device), previous.to(device)) if carry else None):
+                                                   bridge=bridge):
         v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
         losses.append(((v - target) ** 2 * weight).mean())
-    return losses
+    return losses, motion_loss(carry, newest, previous, x0, emb.detach(), mask) if carry else None
+
+
+def optimizer(text: TextEncoder, dit: PyramidDiT, lr: float) -> tuple[torch.optim.Optimizer, list[list[torch.nn.Parameter]]]:
+    """AdamW over the text encoder and the denoiser, and its parameter groups: the motion head of a
+    bridge model has a group of its own, since it is small and may join a trained denoiser late:
+    it learns at ten times the rate (`rate`, applied with the schedule)."""
+    params = list(text.parameters()) + list(dit.parameters())
+    head = {id(p) for p in dit.motion.parameters()} if dit.motion is not None else set()
+    groups = [[p for p in params if id(p) not in head], [p for p in params if id(p) in head]]
+    opt = torch.optim.AdamW([{"params": groups[0], "rate": 1.0}] + ([{"params": groups[1], "rate": 10.0}] if head else []),
+                            lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
+    return opt, [g for g in groups if g]
+
+
+def with_motion_head(state: dict, dit: PyramidDiT, opt: torch.optim.Optimizer) -> dict:
+    """A denoiser checkpoint made fit for `dit` when the run changes how it continues: a bridge
+    model trained on from a checkpoint without a motion head gets the fresh one `dit` has, a
+    pyramid model drops it; the optimiser then starts afresh, as its groups no longer match."""
+    has_head = any(k.startswith("motion.") for k in state["dit"])
+    if has_head == (dit.motion is not None):
+        return state
+    head = {k: v for k, v in dit.state_dict().items() if k.startswith("motion.")}
+    for key in ("dit", "ema_dit"):
+        state[key] = {**{k: v for k, v in state[key].items() if not k.startswith("motion.")}, **head}
+    return {**state, "opt": opt.state_dict()}
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -255,17 +290,21 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     path = os.path.join(out, "denoiser.pt")
     text, dit = build(cfg)
     text, dit = text.to(device), dit.to(device)
-    params = list(text.parameters()) + list(dit.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    opt, groups = optimizer(text, dit, cfg.lr)
+    params = [p for group in groups for p in group]
     ema_text, ema_dit = copy.deepcopy(text).eval(), copy.deepcopy(dit).eval()
-    step = resume(path, device, opt, text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
+    step = resume(path, device, opt, lambda state: with_motion_head(state, dit, opt),
+                  text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
     if step >= cfg.steps:
         return
     dataset = load(os.path.join(out, "latents.pt"))
     edits_path = os.path.join(out, "edits.pt")
     edits = load(edits_path) if cfg.edit_share > 0 and os.path.exists(edits_path) else None
-    carry = MotionCarry(vae).to(device).eval() if cfg.continuation == "bridge" else None
-    rollout = own_sampler(ema_text, ema_dit, sp, tp, device, carry) if cfg.rollout_share > 0 else None
+    vae = vae.to(device).eval().requires_grad_(False)
+    bridge = cfg.continuation == "bridge"
+    carry = MotionCarry(vae, dit.motion) if bridge else None
+    rollout = own_sampler(ema_text, ema_dit, sp, tp, device, MotionCarry(vae, ema_dit.motion) if bridge else None) \
+        if cfg.rollout_share > 0 else None
     batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
     n_params = sum(p.numel() for p in params)
@@ -279,14 +318,16 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     text.train()
     dit.train()
     while step < cfg.steps and time.time() < deadline:
-        losses = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device)
+        losses, motion = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device)
         loss = sum(w * l for w, l in zip(cfg.stage_weights, losses))
+        if motion is not None:
+            loss = loss + motion
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("rate", 1.0)  # checkpoints from before the motion head have no rate
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        grad, *_ = [torch.nn.utils.clip_grad_norm_(group, 1.0) for group in groups]  # each group its own: the head's loss is on another scale
         opt.step()
         step += 1
         decay = min(cfg.ema, (1 + step) / (10 + step))
@@ -296,7 +337,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
                     pe.lerp_(pl, 1 - decay)
         if step % 20 == 0:
             log.write(step, loss=loss.item(), **{f"stage{k}": l.item() for k, l in enumerate(losses)},
-                      grad=float(grad), lr=lr)
+                      **({"motion": motion.item()} if motion is not None else {}), grad=float(grad), lr=lr)
         if step % cfg.checkpoint_every == 0:
             checkpoint()
         if step % cfg.sample_every == 0:

@@ -5,7 +5,6 @@
 A bridge model's sampler runs the motion-carry graph, which a model trained with the default
 continuation never exports; tests/engine/bridgeModel.test.ts checks the engine against this one's
 PyTorch fixtures."""
-import dataclasses
 import sys
 
 import torch
@@ -15,13 +14,12 @@ from tests.tiny_model import tiny_model
 
 
 def main(out: str) -> None:
-    tok, text, dit, vae = tiny_model()
-    with torch.no_grad():  # the zero-initialised layers too: a still velocity branch would carry nothing
+    tok, text, dit, vae = tiny_model(continuation="bridge")
+    with torch.no_grad():  # the zero-initialised layers too: a still velocity branch or head would carry nothing
         for p in list(text.parameters()) + list(dit.parameters()):
             p.add_(0.05 * torch.randn_like(p))
         for p in vae.decoder.velocity.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    dit.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
     export_onnx.export_model(text, dit, vae, tok, out, 128, 16.0, {"steps": 0})
 
 

@@ -1,5 +1,4 @@
 """The exporter writes four valid ONNX graphs whose names match the engine's, and a manifest."""
-import copy
 import dataclasses
 import json
 import os
@@ -57,8 +56,7 @@ class ExportTest(unittest.TestCase):
 
     def test_a_bridge_model_counts_the_last_stages_steps_alone(self):
         _, _, dit, vae = tiny_model()
-        bridge = copy.deepcopy(dit)
-        bridge.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
+        _, _, bridge, _ = tiny_model(continuation="bridge")
         sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
         full, last = export_onnx.gflop(dit, vae, sp, tp, 1.0), export_onnx.gflop(bridge, vae, sp, tp, 1.0)
         self.assertEqual((last["history"], last["decoder"], full["carry"]), (full["history"], full["decoder"], 0))
@@ -69,15 +67,15 @@ class ExportTest(unittest.TestCase):
         self.assertAlmostEqual(last["perLatentFrame"], last["history"] + last["steps"] + last["decoder"] + last["carry"])
 
     def test_a_bridge_model_exports_its_motion_carry_graph_with_a_parity_case(self):
-        tok, text, dit, vae = tiny_model()
-        dit.cfg = dataclasses.replace(dit.cfg, continuation="bridge")
+        tok, text, dit, vae = tiny_model(continuation="bridge")
         with tempfile.TemporaryDirectory() as out:
             manifest = export_onnx.export_model(text, dit, vae, tok, out, 128, 16.0, {"steps": 0})
             self.assertEqual(manifest["graphs"]["carry"], "motion_carry.onnx")
             graph = onnx.load(os.path.join(out, "motion_carry.onnx"))
-            self.assertEqual(([i.name for i in graph.graph.input], [o.name for o in graph.graph.output]), (["latent", "previous"], ["moved"]))
+            self.assertEqual(([i.name for i in graph.graph.input], [o.name for o in graph.graph.output]), (["latent", "previous", "text", "text_mask"], ["moved"]))
             with open(os.path.join(out, "parity.json")) as f:
-                self.assertIn("carry", {c["graph"] for c in json.load(f)["cases"]})
+                cases = [c for c in json.load(f)["cases"] if c["graph"] == "carry"]
+            self.assertEqual(len(cases), 2)  # with a frame before the newest and, as a stream's second frame has, without
         self.assertNotIn("carry", self.manifest["graphs"])
 
     def test_parity_fixtures_cover_every_graph_and_the_tokenizer(self):

@@ -1,11 +1,12 @@
 """The reference sampler: a clip depends on its prompts and seed alone, not on its batch."""
-import copy
 import dataclasses
 import unittest
 
 import torch
 
 from livegen import pyramid, rng
+from livegen.carry import MotionCarry
+from livegen.denoiser import PyramidDiT
 from livegen.sampler import Generator, denoise
 from livegen.vae import StreamingDecoder
 from tests.tiny_model import tiny_model
@@ -46,9 +47,10 @@ class GeneratorTest(unittest.TestCase):
         torch.testing.assert_close(plain.generate(prompt, 3, 5)[0], barely.generate(prompt, 3, 5)[0], atol=1e-5, rtol=1e-5)
 
     def variant(self, **changes) -> Generator:
-        """The same weights as a model of another kind (DiTConfig fields)."""
-        dit = copy.deepcopy(self.gen.dit)
-        dit.cfg = dataclasses.replace(dit.cfg, **changes)
+        """The same weights as a model of another kind (DiTConfig fields); a bridge model's motion head starts at zero."""
+        dit = PyramidDiT(dataclasses.replace(self.gen.dit.cfg, **changes)).eval()
+        missing, _ = dit.load_state_dict(self.gen.dit.state_dict(), strict=False)
+        assert all(k.startswith("motion.") for k in missing)
         return Generator(self.gen.tokenizer, self.gen.text_encoder, dit, self.gen.decoder, self.gen.spatial, self.gen.temporal)
 
     def test_a_residual_model_adds_its_flow_to_the_newest_frame_and_has_none_to_add_to_a_first_frame(self):
@@ -60,23 +62,31 @@ class GeneratorTest(unittest.TestCase):
         past = [torch.randn(2, c, 8, 8) for _ in range(3)]
         torch.testing.assert_close(residual.latent_frame(past, text, [3, 4], 3), self.gen.latent_frame(past, text, [3, 4], 3) + past[-1])
 
-    def test_a_bridge_model_continues_from_the_noised_newest_frame_through_the_last_stage_alone(self):
+    def test_a_bridge_model_continues_from_the_noised_carried_newest_frame_through_the_last_stage_alone(self):
         bridge = self.variant(continuation="bridge")
         dit = bridge.dit
+        with torch.no_grad():  # a head that moves things: its output layer starts at zero
+            for p in dit.motion.parameters():
+                p.add_(0.05 * torch.randn_like(p))
         text = self.gen.text(["a red circle on a blue background"] * 2)
         torch.testing.assert_close(bridge.latent_frame([], text, [3, 4], 0), self.gen.latent_frame([], text, [3, 4], 0))
         c, sp = dit.cfg.latent_channels, self.gen.spatial
-        past = [torch.randn(2, c, 8, 8) for _ in range(3)]
-        levels = pyramid.corrupt_history(pyramid.history_levels(past, self.gen.temporal), self.gen.temporal.noise,
-                                         lambda level, shape: rng.gaussian_rows([3, 4], pyramid.noise_stream(3, 8 + level), shape))
-        hk, hv, hb = dit.encode_history(levels, torch.full((2,), self.gen.temporal.noise))
-        last = sp.stages - 1
-        s = sp.starts[last]
-        x = (1 - s) * past[-1] + s * rng.gaussian_rows([3, 4], pyramid.noise_stream(3, 0), (c, 8, 8))
-        for i in range(sp.steps[last]):
-            sigma = s + (sp.ends[last] - s) * i / sp.steps[last]
-            x = x + dit(x, torch.full((2,), sigma), text[0][:2], text[1][:2], hk, hv, hb) / sp.steps[last]
-        torch.testing.assert_close(bridge.latent_frame(past, text, [3, 4], 3), x)
+        carry = MotionCarry(bridge.decoder.vae, dit.motion)
+        frames = [torch.randn(2, c, 8, 8) for _ in range(3)]
+        for past in (frames[:1], frames):  # a stream's second frame has no frame before its newest
+            levels = pyramid.corrupt_history(pyramid.history_levels(past, self.gen.temporal), self.gen.temporal.noise,
+                                             lambda level, shape: rng.gaussian_rows([3, 4], pyramid.noise_stream(3, 8 + level), shape))
+            hk, hv, hb = dit.encode_history(levels, torch.full((2,), self.gen.temporal.noise))
+            before = past[-2] if len(past) > 1 else torch.zeros_like(past[-1])
+            start = carry(past[-1], before, text[0][:2], text[1][:2])
+            self.assertGreater(float((start - past[-1]).abs().max()), 1e-3)
+            last = sp.stages - 1
+            s = sp.starts[last]
+            x = (1 - s) * start + s * rng.gaussian_rows([3, 4], pyramid.noise_stream(3, 0), (c, 8, 8))
+            for i in range(sp.steps[last]):
+                sigma = s + (sp.ends[last] - s) * i / sp.steps[last]
+                x = x + dit(x, torch.full((2,), sigma), text[0][:2], text[1][:2], hk, hv, hb) / sp.steps[last]
+            torch.testing.assert_close(bridge.latent_frame(past, text, [3, 4], 3), x)
 
     def test_a_bridge_batch_of_clips_with_and_without_a_past_gives_each_clip_what_it_gets_alone(self):
         dit = self.variant(continuation="bridge").dit

@@ -15,8 +15,16 @@ import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
 from train import apply_override, palette_error, pixel_foreground_weights
-from livegen.train_denoiser import Batcher, foreground_weights, learning_rate, stage_examples
+from livegen.train_denoiser import Batcher, foreground_weights, learning_rate, optimizer, stage_examples, with_motion_head
+from tests.tiny_model import tiny_model
 
+
+
+def counting_latents() -> tuple[torch.Tensor, list[dict]]:
+    """Six clips of ten latent frames where frame j holds the value j everywhere, and their scenes."""
+    latents = torch.arange(10.0)[None, :, None, None, None].expand(6, 10, 4, 8, 8).clone()
+    rng = np.random.default_rng(0)
+    return latents, [dataclasses.asdict(world.sample_scene(rng)) for _ in range(6)]
 
 class TrainingExamplesTest(unittest.TestCase):
     def test_foreground_weights_have_mean_one_and_favour_the_object(self):
@@ -136,9 +144,7 @@ class TrainingExamplesTest(unittest.TestCase):
 
     def test_rollout_examples_take_the_models_own_sample_of_the_frame_before_the_target_and_first_frames_any_frame(self):
         tp = pyramid.TemporalPyramid()
-        latents = torch.arange(10.0)[None, :, None, None, None].expand(6, 10, 4, 8, 8).clone()  # frame j holds j
-        rng = np.random.default_rng(0)
-        scenes = [dataclasses.asdict(world.sample_scene(rng)) for _ in range(6)]
+        latents, scenes = counting_latents()
         cfg = dataclasses.replace(PRESETS["smoke"], rollout_share=1.0, history_noise_max=0.0, history_drop=0.0, edit_share=0.0)
         calls = []
 
@@ -153,18 +159,34 @@ class TrainingExamplesTest(unittest.TestCase):
         target = targets[:, 0, 0, 0]
         self.assertTrue((target[has_past] >= 1).all())
         self.assertGreater(len(set(target[~has_past].tolist())), 2)  # first frames come from anywhere in a clip
-        self.assertTrue((newest[has_past] == -5.0).all())
+        rolled = has_past & (target >= 2)
+        self.assertTrue((newest[rolled] == -5.0).all())
+        # frame 1's newest stays the true frame 0: a sample from no history would be another scene
+        second = has_past & (target == 1)
+        self.assertTrue(bool(second.any()))
+        self.assertTrue((newest[second][:, 0] == 0.0).all())
         self.assertEqual(len(calls), 1)
         given, captions, given_previous = calls[0]
         # the frame before the newest is the true one, even where the newest is the model's own
         self.assertTrue(torch.equal(previous[:, 0, 0, 0], (target - 2).clamp_min(0) * has_past))
-        self.assertTrue(torch.equal(given_previous[:, 0, 0, 0], (target[has_past] - 3).clamp_min(0)))
-        self.assertEqual(len(captions), int(has_past.sum()))
+        self.assertTrue(torch.equal(given_previous[:, 0, 0, 0], (target[rolled] - 3).clamp_min(0)))
+        self.assertEqual(len(captions), int(rolled.sum()))
         # the rollout sees the history of the frame before the target: its newest slot is frame k - 2
         seen_newest, _, seen_mask = given[0]
-        expected = target[has_past] - 2
-        self.assertTrue(torch.equal(seen_mask[:, 0] == 1, expected >= 0))
-        self.assertTrue(torch.equal(seen_newest[seen_mask[:, 0] == 1][:, 0, 0, 0, 0], expected[expected >= 0]))
+        self.assertTrue((seen_mask[:, 0] == 1).all())
+        self.assertTrue(torch.equal(seen_newest[:, 0, 0, 0, 0], target[rolled] - 2))
+
+    def test_motion_start_examples_continue_a_single_frame_from_anywhere_in_a_clip(self):
+        tp = pyramid.TemporalPyramid()
+        latents, scenes = counting_latents()
+        cfg = dataclasses.replace(PRESETS["smoke"], first_frame_share=0.0, motion_start_share=1.0, history_noise_max=0.0,
+                                  history_drop=0.0, edit_share=0.0)
+        levels, _, targets, _, _, previous = Batcher(latents, scenes, cfg, tp, seed=1)(64)
+        target = targets[:, 0, 0, 0]
+        self.assertTrue(torch.equal(levels[0][0][:, 0, 0, 0, 0], target - 1))  # the newest is the frame before the target
+        self.assertTrue(all(float(m.sum()) == 0 for _, _, m in levels[1:]))  # and nothing older
+        self.assertEqual(float(previous.abs().max()), 0.0)  # no frame before it to show the motion
+        self.assertGreater(len(set(target.tolist())), 4)
 
     def test_pixel_weights_single_out_objects_on_a_shaded_background(self):
         scene = world.Scene("blue", (world.ObjectSpec("square", "small", "red", "still"),), shading=0.12,
@@ -194,6 +216,23 @@ class TrainingExamplesTest(unittest.TestCase):
         blended[..., 3:5] = ((purple + orange) / 2)[:, None, None]
         self.assertGreater((off - video).abs().mean(), (blended - video).abs().mean())  # L1 prefers the blend
         self.assertGreater(palette_error(blended, video).item(), 10 * palette_error(off, video).item())
+
+
+class MotionHeadCheckpointTest(unittest.TestCase):
+    def test_a_run_that_changes_continuation_resumes_with_a_fresh_head_added_or_the_old_one_dropped(self):
+        _, text, pyramid_dit, _ = tiny_model()
+        _, _, bridge_dit, _ = tiny_model(seed=1, continuation="bridge")
+        for source, dit in ((pyramid_dit, bridge_dit), (bridge_dit, pyramid_dit)):
+            source_opt, _ = optimizer(text, source, 1e-3)
+            state = {"dit": source.state_dict(), "ema_dit": source.state_dict(), "opt": source_opt.state_dict()}
+            opt, groups = optimizer(text, dit, 1e-3)
+            fit = with_motion_head(state, dit, opt)
+            for key in ("dit", "ema_dit"):
+                dit.load_state_dict(fit[key])  # strict: every key the target has, no other
+            opt.load_state_dict(fit["opt"])
+            self.assertEqual(len(groups), 2 if dit.motion is not None else 1)
+            shared = [k for k in pyramid_dit.state_dict()]
+            self.assertTrue(all(torch.equal(fit["dit"][k], source.state_dict()[k]) for k in shared))
 
 
 class TrainingRunTest(unittest.TestCase):

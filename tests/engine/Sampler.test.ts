@@ -94,7 +94,7 @@ test('a residual model adds its flow to the newest history frame, and a first fr
   assert.ok(worst < 1e-6, `max abs difference ${worst}`);
 });
 
-test('a bridge model continues from the newest history frame, carried on by the carry graph once there is a frame before it, through the last stage alone, and samples a first frame through every stage', async () => {
+test('a bridge model continues from the newest history frame carried on by the carry graph (given the frame before it, zeros for a second frame, and the prompt), through the last stage alone, and samples a first frame through every stage', async () => {
   const { manifest } = await loadModelDescription(MODEL_DIR);
   const bridge = { ...manifest, denoiser: { ...manifest.denoiser, continuation: 'bridge' as const } };
   const { channels, height, width } = manifest.latent;
@@ -109,8 +109,10 @@ test('a bridge model continues from the newest history frame, carried on by the 
       return { velocity: zeros(latent.dims) };
     },
     carry: (feeds) => {
-      const [latent, previous] = [feeds['latent'], feeds['previous']];
-      assert.ok(latent && previous);
+      const [latent, previous, text, mask] = [feeds['latent'], feeds['previous'], feeds['text'], feeds['text_mask']];
+      assert.ok(latent && previous && text && mask);
+      assert.equal(text.dims[0], 1); // the prompt's conditional row alone
+      assert.equal(mask.dims[0], 1);
       carried.push([(latent.data as Float32Array).slice(), (previous.data as Float32Array).slice()]);
       const data = latent.data as Float32Array;
       return { moved: { ...latent, data: data.map((v, j) => v + 2 * ((previous.data as Float32Array)[j] ?? 0)) } };
@@ -137,7 +139,8 @@ test('a bridge model continues from the newest history frame, carried on by the 
     worst = Math.max(worst, Math.abs((steps[0]?.latent[j] ?? 0) - start), Math.abs((result.latent[j] ?? 0) - start));
   }
   assert.ok(worst < 1e-6, `max abs difference ${worst}`); // zero velocity: the start is the result
-  assert.equal(carried.length, 0); // one past frame: no motion to carry
+  assert.deepEqual(carried, [[newest, new Float32Array(per)]]); // one past frame: nothing before it
+  carried.length = 0;
 
   // With a frame before the newest, the start is the newest carried on by the carry graph.
   steps.length = 0;

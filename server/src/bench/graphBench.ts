@@ -85,11 +85,14 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
     const r = repeatTwice(t.data as Float32Array, t.dims, axis);
     return new ort.Tensor('float32', r.data, r.dims);
   };
-  const textRow = (t: ort.Tensor | undefined): ort.Tensor => {
+  const conditionalRow = (t: ort.Tensor | undefined): ort.Tensor => {
     if (!t) throw new Error('text encoder output missing');
-    if (batch === 2) return t;
     const r = firstRow(t.data as Float32Array, t.dims);
     return new ort.Tensor('float32', r.data, r.dims);
+  };
+  const textRow = (t: ort.Tensor | undefined): ort.Tensor => {
+    if (!t) throw new Error('text encoder output missing');
+    return batch === 2 ? t : conditionalRow(t);
   };
   const stepFeedsBase = {
     sigma: filled([batch], 0.5),
@@ -108,7 +111,13 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
   let carryMs = 0;
   if (model.graphPaths.carry) {
     const carry = await open(model.graphPaths.carry);
-    carryMs = await median(carry, { latent: float([1, c, height, width], 10), previous: float([1, c, height, width], 11) }, runs);
+    const carryFeeds = {
+      latent: float([1, c, height, width], 10),
+      previous: float([1, c, height, width], 11),
+      text: conditionalRow(textOut['text']),
+      text_mask: conditionalRow(textOut['text_mask']),
+    };
+    carryMs = await median(carry, carryFeeds, runs);
     await carry.release();
   }
 

@@ -26,7 +26,11 @@ export interface FrameJob {
   /** Inside a prompt blend: the earlier prompt and the weight of `prompt` against it. */
   blend?: { from: string; weight: number } | undefined;
   history: HistoryLevel[];
-  /** The latent frame before the newest (C, h, w): a bridge model carries the newest on by the motion between them. */
+  /**
+   * The latent frame before the newest (C, h, w): a bridge model carries the newest on by the
+   * motion between them and by the prompt; none for a stream's second frame, whose motion the
+   * prompt alone starts.
+   */
   previous?: Float32Array | undefined;
   /**
    * The cost baseline of Pyramid Flow's own sampler, which feeds the history through the model
@@ -132,12 +136,17 @@ export class Sampler {
     return { text: { ...b.text, data: text }, mask: { ...b.mask, data: mask } };
   }
 
-  /** The newest latent frame moved on by the motion the decoder sees between it and the one before. */
-  async #carry(newest: Float32Array, previous: Float32Array): Promise<Float32Array> {
+  /**
+   * The newest latent frame moved on by the motion the decoder sees between it and the one before
+   * (zeros when there is none) and by what the prompt (its conditional row) says.
+   */
+  async #carry(newest: Float32Array, previous: Float32Array | undefined, text: TensorData, mask: TensorData): Promise<Float32Array> {
     const { channels: c, height, width } = this.#m.latent;
     const out = await this.#runner.run('carry', {
       latent: float([1, c, height, width], newest),
-      previous: float([1, c, height, width], previous),
+      previous: float([1, c, height, width], previous ?? new Float32Array(newest.length)),
+      text,
+      text_mask: mask,
     });
     return output(out, 'moved').data as Float32Array;
   }
@@ -192,7 +201,8 @@ export class Sampler {
     let w = Math.round(width * first.scale);
     let x = gaussian(job.seed, base + m.rng.stageNoise, c * h * w);
     if (newest && from > 0) {
-      const start = job.previous ? await this.#carry(newest, job.previous) : newest;
+      const row = (t: TensorData): TensorData => ({ ...t, ...firstRow(t.data as Float32Array, t.dims) });
+      const start = await this.#carry(newest, job.previous, row(text), row(mask));
       const s = first.sigmaStart;
       for (let j = 0; j < x.length; j++) x[j] = (1 - s) * (start[j] ?? 0) + s * (x[j] ?? 0);
     }
