@@ -85,7 +85,10 @@ class MotionCarry(nn.Module):
     def displacement(self, latent, previous, text, text_mask) -> torch.Tensor:
         """(B, 2, h, w): the observed displacement plus the head's correction."""
         seen = pyramid.present(previous).to(latent.dtype)
-        observed = self.observed(latent, previous) * seen[:, None, None, None]
+        return self.corrected(latent, self.observed(latent, previous) * seen[:, None, None, None], seen, text, text_mask)
+
+    def corrected(self, latent, observed, seen, text, text_mask) -> torch.Tensor:
+        """The head's displacement given what was observed (zeros where nothing was, `seen` 0)."""
         return observed + self.motion(latent, observed, seen, text, text_mask)
 
     def forward(self, latent, previous, text, text_mask) -> torch.Tensor:
@@ -110,11 +113,15 @@ def motion_loss(carry: MotionCarry, newest, previous, target, text, text_mask) -
     cells that move (objects cover a few percent of a frame)."""
     with torch.no_grad():
         true = carry.observed(target, newest)
-    d = carry.displacement(newest, previous, text, text_mask)
-    weight = 1 + 4 * (true.pow(2).sum(dim=1, keepdim=True) > 0.01).float()
-    per_clip = ((d - true).pow(2) * weight).flatten(1).mean(dim=1)
+    per_clip = motion_error(carry.displacement(newest, previous, text, text_mask), true)
     has_past = pyramid.present(newest).float()
     return (per_clip * has_past).sum() / has_past.sum().clamp_min(1)
+
+
+def motion_error(d: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """(B,) squared error of displacements (B, 2, h, w), five times over the cells that move."""
+    weight = 1 + 4 * (true.pow(2).sum(dim=1, keepdim=True) > 0.01).float()
+    return ((d - true).pow(2) * weight).flatten(1).mean(dim=1)
 
 
 @torch.no_grad()

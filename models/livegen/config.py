@@ -50,6 +50,7 @@ class TrainConfig:
     foreground_weight: float = 4.0  # loss weight on latent cells that differ from the background (0: off)
     foreground_from: str = "target"  # where those cells are read: "target", "history" (its newest frame: no bias to big objects), or "history+target" (the target where there is no past)
     first_frame_share: float = 0.15  # share of examples with an empty history: first frames from text alone
+    motion_fit_steps: int = 3000  # a motion head that joins a trained bridge denoiser is first fitted alone for this many steps
     motion_start_share: float = 0.0  # share of the other examples whose history is one frame: a stream's second frame, where the motion must start from the text alone
     stage_weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # loss weight per spatial stage, coarsest first: the coarse stages place the objects, yet their loss is a fraction of the finest stage's
     ema: float = 0.999
@@ -64,5 +65,5 @@ PRESETS: dict[str, TrainConfig] = {
                        checkpoint_every=2000),
     # A quick end-to-end pass for tests of the training code itself.
     "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, motion_steps=2, motion_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
-                         model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1),
+                         model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1, motion_fit_steps=2),
 }

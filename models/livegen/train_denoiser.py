@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from . import media, pyramid, world
 from .config import TrainConfig
-from .carry import MotionCarry, bridge_start, motion_loss
+from .carry import MotionCarry, bridge_start, motion_error, motion_loss
 from .denoiser import PyramidDiT, PyramidDiT_models
 from .runlog import Log, load, resume, save
 from .sampler import Generator, denoise
@@ -267,6 +267,42 @@ def with_motion_head(state: dict, dit: PyramidDiT, opt: torch.optim.Optimizer) -
     return {**state, "opt": opt.state_dict()}
 
 
+def fit_motion_head(carry: MotionCarry, text: TextEncoder, latents: torch.Tensor, scenes: list[world.Scene], steps: int,
+                    device: torch.device, seed: int, batch: int = 128) -> None:
+    """Fits a bridge model's motion head alone when it joins a trained denoiser. Inside the
+    denoiser's batches it sees a few second frames per step and learns slowly; here the frozen text
+    encoder and the decoder's motion, computed once for every pair of frames, make a step cheap.
+    Half of the examples are a stream's second frame (nothing observed before it), half later ones."""
+    n, k = latents.shape[:2]
+    observed = torch.zeros(n, k, 2, *latents.shape[-2:])  # [:, j]: the decoder's motion from frame j - 1 to j
+    with torch.no_grad():
+        for i in range(0, n, 50):
+            c = latents[i:i + 50].float().to(device)
+            moved = carry.observed(c[:, 1:].flatten(0, 1), c[:, :-1].flatten(0, 1))
+            observed[i:i + 50, 1:] = moved.reshape(c.shape[0], k - 1, *moved.shape[1:]).cpu()
+    opt = torch.optim.AdamW(carry.motion.parameters(), lr=1e-3, weight_decay=0.01)
+    tokenizer = default_tokenizer()
+    rng = np.random.default_rng(seed)
+    start = time.time()
+    for step in range(steps):
+        i = rng.integers(n, size=batch)
+        second = rng.random(batch) < 0.5
+        j = np.where(second, rng.integers(1, k, size=batch), rng.integers(2, k, size=batch))
+        seen = torch.from_numpy(~second).float()
+        with torch.no_grad():
+            emb, mask = text(tokenizer.batch([world.caption(scenes[c], rng) for c in i]).to(device))
+        d = carry.corrected(latents[i, j - 1].float().to(device), (observed[i, j - 1] * seen[:, None, None, None]).to(device),
+                            seen.to(device), emb, mask)
+        loss = motion_error(d, observed[i, j].to(device)).mean()
+        for g in opt.param_groups:
+            g["lr"] = 1e-3 * min(1.0, (step + 1) / 50) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (step + 1) % 100 == 0 or step + 1 == steps:
+            print(f"motion head: [{step + 1}/{steps}] loss={loss.item():.4g} ({time.time() - start:.0f}s)", flush=True)
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Warmup, then a cosine down to 5% of cfg.lr at cfg.steps; both start at cfg.schedule_start,
     so a run continued for more steps can restart its schedule there."""
@@ -293,8 +329,13 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     opt, groups = optimizer(text, dit, cfg.lr)
     params = [p for group in groups for p in group]
     ema_text, ema_dit = copy.deepcopy(text).eval(), copy.deepcopy(dit).eval()
-    step = resume(path, device, opt, lambda state: with_motion_head(state, dit, opt),
-                  text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
+    fresh_head = []
+
+    def adapt(state: dict) -> dict:
+        fit = with_motion_head(state, dit, opt)
+        fresh_head.append(fit is not state and dit.motion is not None)
+        return fit
+    step = resume(path, device, opt, adapt, text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
     if step >= cfg.steps:
         return
     dataset = load(os.path.join(out, "latents.pt"))
@@ -306,6 +347,9 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     rollout = own_sampler(ema_text, ema_dit, sp, tp, device, MotionCarry(vae, ema_dit.motion) if bridge else None) \
         if cfg.rollout_share > 0 else None
     batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
+    if fresh_head == [True] and cfg.motion_fit_steps:
+        fit_motion_head(MotionCarry(vae, dit.motion), ema_text, dataset["latents"], batcher.scenes, cfg.motion_fit_steps, device, step)
+        ema_dit.motion.load_state_dict(dit.motion.state_dict())
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
     n_params = sum(p.numel() for p in params)
     n_edits = len(edits["switch"]) if edits else 0

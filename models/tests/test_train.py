@@ -15,7 +15,9 @@ import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
 from train import apply_override, palette_error, pixel_foreground_weights
-from livegen.train_denoiser import Batcher, foreground_weights, learning_rate, optimizer, stage_examples, with_motion_head
+from livegen.carry import MotionCarry, motion_error
+from livegen.train_denoiser import (Batcher, fit_motion_head, foreground_weights, learning_rate, optimizer, stage_examples,
+                                    with_motion_head)
 from tests.tiny_model import tiny_model
 
 
@@ -233,6 +235,28 @@ class MotionHeadCheckpointTest(unittest.TestCase):
             self.assertEqual(len(groups), 2 if dit.motion is not None else 1)
             shared = [k for k in pyramid_dit.state_dict()]
             self.assertTrue(all(torch.equal(fit["dit"][k], source.state_dict()[k]) for k in shared))
+
+
+class MotionHeadFitTest(unittest.TestCase):
+    def test_fitting_the_head_alone_brings_its_displacements_nearer_the_observed_next_motion(self):
+        tok, text, dit, vae = tiny_model(continuation="bridge")
+        with torch.no_grad():  # a velocity branch that sees motion
+            for p in vae.decoder.velocity.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+        carry = MotionCarry(vae, dit.motion)
+        latents = torch.randn(6, 5, dit.cfg.latent_channels, 8, 8)
+        rng = np.random.default_rng(0)
+        scenes = [world.sample_scene(rng) for _ in range(6)]
+
+        def error() -> float:
+            with torch.no_grad():
+                newest, target = latents[:, 0], latents[:, 1]
+                emb, mask = text(tok.batch([world.caption(s, np.random.default_rng(0)) for s in scenes]))
+                d = carry.displacement(newest, torch.zeros_like(newest), emb, mask)
+                return float(motion_error(d, carry.observed(target, newest)).mean())
+        before = error()
+        fit_motion_head(carry, text, latents, scenes, 60, torch.device("cpu"), seed=0, batch=16)
+        self.assertLess(error(), 0.7 * before)
 
 
 class TrainingRunTest(unittest.TestCase):
