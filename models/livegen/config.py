@@ -50,7 +50,7 @@ class TrainConfig:
     foreground_weight: float = 4.0  # loss weight on latent cells that differ from the background (0: off)
     foreground_from: str = "target"  # where those cells are read: "target", "history" (its newest frame: no bias to big objects), or "history+target" (the target where there is no past)
     first_frame_share: float = 0.15  # share of examples with an empty history: first frames from text alone
-    motion_fit_steps: int = 3000  # a motion head that joins a trained bridge denoiser is first fitted alone for this many steps
+    motion_fit_steps: int = 9000  # a motion head that joins a trained bridge denoiser is first fitted alone for this many steps (about 20 minutes on this CPU)
     motion_start_share: float = 0.0  # share of the other examples whose history is one frame: a stream's second frame, where the motion must start from the text alone
     stage_weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # loss weight per spatial stage, coarsest first: the coarse stages place the objects, yet their loss is a fraction of the finest stage's
     ema: float = 0.999
