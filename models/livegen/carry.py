@@ -43,6 +43,10 @@ class MotionHead(nn.Module):
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
+    def untrained(self) -> bool:
+        """Whether its output layer is still at its zero start: a head no step has taught."""
+        return not any(bool(p.any()) for p in self.out[-1].parameters())
+
     def forward(self, latent, observed, seen, text, text_mask):
         """`seen` (B,) is 1 where a previous frame gave the observed motion, else 0."""
         b, _, h, w = latent.shape

@@ -329,13 +329,8 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     opt, groups = optimizer(text, dit, cfg.lr)
     params = [p for group in groups for p in group]
     ema_text, ema_dit = copy.deepcopy(text).eval(), copy.deepcopy(dit).eval()
-    fresh_head = []
-
-    def adapt(state: dict) -> dict:
-        fit = with_motion_head(state, dit, opt)
-        fresh_head.append(fit is not state and dit.motion is not None)
-        return fit
-    step = resume(path, device, opt, adapt, text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
+    step = resume(path, device, opt, lambda state: with_motion_head(state, dit, opt),
+                  text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
     if step >= cfg.steps:
         return
     dataset = load(os.path.join(out, "latents.pt"))
@@ -347,7 +342,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     rollout = own_sampler(ema_text, ema_dit, sp, tp, device, MotionCarry(vae, ema_dit.motion) if bridge else None) \
         if cfg.rollout_share > 0 else None
     batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
-    if fresh_head == [True] and cfg.motion_fit_steps:
+    if dit.motion is not None and dit.motion.untrained() and step > 0 and cfg.motion_fit_steps:  # it joins a trained denoiser
         fit_motion_head(MotionCarry(vae, dit.motion), ema_text, dataset["latents"], batcher.scenes, cfg.motion_fit_steps, device, step)
         ema_dit.motion.load_state_dict(dit.motion.state_dict())
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)

@@ -39,7 +39,9 @@ class MotionCarryTest(unittest.TestCase):
         torch.testing.assert_close(still, self.latent)
 
     def test_the_head_moves_each_clip_by_its_own_prompt_where_nothing_was_seen_moving(self):
+        self.assertTrue(self.head.untrained())
         self.wake(self.head)
+        self.assertFalse(self.head.untrained())
         same = self.latent[:1].expand(2, -1, -1, -1)
         with torch.no_grad():
             d = self.carry.displacement(same, torch.zeros_like(same), *self.prompts)
