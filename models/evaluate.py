@@ -27,7 +27,7 @@ import time
 import numpy as np
 import torch
 
-from export_onnx import load_run
+from export_onnx import load_critic, load_run
 from livegen import analyze, media, pyramid, world
 from livegen.layers import use_cpu_cores
 from livegen.sampler import GUIDANCE, Generator
@@ -124,11 +124,13 @@ def main(args: argparse.Namespace) -> None:
     size, fps = info["config"]["size"], info["config"]["fps"]
     T = vae.cfg.frames_per_latent
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
-    gen = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=args.guidance)
+    critic = load_critic(args.run, info, text, dit)
+    picks = {"critic": critic, "candidates": info["config"]["first_frame_candidates"]} if critic is not None else {}
+    gen = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=args.guidance, **picks)
     one_frame = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp,
-                          pyramid.TemporalPyramid(levels=((1, 1),), noise=tp.noise), guidance=args.guidance)
+                          pyramid.TemporalPyramid(levels=((1, 1),), noise=tp.noise), guidance=args.guidance, **picks)
     n_latent = int(args.seconds * fps / T)
-    results: dict = {"run": args.run, "trainingSteps": info["steps"], "guidance": args.guidance,
+    results: dict = {"run": args.run, "trainingSteps": info["steps"], "guidance": args.guidance, "firstFrameCandidates": gen.candidates,
                      "secondsPerClip": args.seconds, "size": size, "fps": fps}
     results["vaePsnrHeldout"] = round(vae_psnr(vae, size, fps), 2)
     print(f"vae psnr (held-out clips): {results['vaePsnrHeldout']} dB", flush=True)
@@ -165,7 +167,7 @@ def main(args: argparse.Namespace) -> None:
             n = min(args.ablation_prompts, len(prompts))
             by_weight = {f"{args.guidance:g}": mean_report(reports[:n])}
             for w in args.guidance_ablation:
-                other = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=w)
+                other = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=w, **picks)
                 _, cut = other.generate_many([[(0, p)] for _, p in prompts[:n]], n_latent, seeds[:n], progress(f"{split} guidance {w:g}"))
                 by_weight[f"{w:g}"] = mean_report([analyze.analyze_clip(to_hwc(frames), p)[0] for (_, p), frames in zip(prompts[:n], cut)])
             results[split]["byGuidance"] = by_weight
@@ -196,6 +198,11 @@ def main(args: argparse.Namespace) -> None:
         _, clips = gen.generate_many([[(0, p)] for _, p in prompts], 1, [400 + i for i in range(len(prompts))],
                                      progress("first frames"))
         results["firstFrames"] = mean_report([analyze.analyze_clip(to_hwc(frames), p)[0] for (_, p), frames in zip(prompts, clips)])
+        if critic is not None:  # the same prompts and seeds, one candidate each: what the critic's pick adds
+            single = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=args.guidance)
+            _, alone = single.generate_many([[(0, p)] for _, p in prompts], 1, [400 + i for i in range(len(prompts))],
+                                            progress("first frames, one candidate"))
+            results["firstFramesOneCandidate"] = mean_report([analyze.analyze_clip(to_hwc(f), p)[0] for (_, p), f in zip(prompts, alone)])
         firsts = clips[:FIRST_FRAME_SHEET, 0]
         media.contact_sheet([firsts[i: i + 8] for i in range(0, len(firsts), 8)], os.path.join(args.out, "first.png"), scale=SHEET_SCALE)
         print(f"first frames: coherent {results['firstFrames']['coherent']:.2f}, "

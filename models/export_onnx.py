@@ -8,6 +8,7 @@ The graphs (docs/model-format.md is the contract):
 - denoiser_step.onnx     latent, sigma, text, text_mask, history_k, history_v, history_bias -> velocity
 - vae_decoder.onnx       latent, cache -> frames, next_cache
 - motion_carry.onnx      latent, previous, text, text_mask -> moved (a bridge model's alone)
+- frame_critic.onnx      frames, text, text_mask -> score (a model whose run has a critic)
 parity.json + parity.bin hold inputs and the PyTorch outputs for each graph; the TypeScript
 tests run the graphs in onnxruntime-node on them and compare.
 """
@@ -27,9 +28,10 @@ import torch.nn as nn
 from livegen import pyramid, rng
 from livegen.carry import MotionCarry
 from livegen.config import PRESETS
+from livegen.critic import FrameCritic
 from livegen.denoiser import PyramidDiT
 from livegen.runlog import load
-from livegen.sampler import GUIDANCE, Generator
+from livegen.sampler import CANDIDATE_STRIDE, GUIDANCE, Generator
 from livegen.text import TextEncoder, Tokenizer, default_tokenizer
 from livegen.train_denoiser import build
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
@@ -58,6 +60,17 @@ class HistoryGraph(nn.Module):
     def forward(self, sigma_c, *level_tensors):
         levels = [tuple(level_tensors[3 * i: 3 * i + 3]) for i in range(self.n_levels)]
         return self.dit.encode_history(levels, sigma_c)
+
+
+class CriticGraph(nn.Module):
+    """The critic's ranking score of decoded first frames: the engine keeps the candidate that scores highest."""
+
+    def __init__(self, critic: FrameCritic):
+        super().__init__()
+        self.critic = critic
+
+    def forward(self, frames, text, text_mask):
+        return self.critic.score(frames, text, text_mask)
 
 
 STEP_INPUTS = ["latent", "sigma", "text", "text_mask", "history_k", "history_v", "history_bias"]  # the step graph's, in order
@@ -180,9 +193,27 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     return info, text.eval(), dit.eval(), vae.eval()
 
 
+def load_critic(run: str, info: dict, text: TextEncoder, dit: PyramidDiT) -> FrameCritic | None:
+    """The run's first-frame critic (critic.pt), or None when it has none or learned from another
+    denoiser step than the run's."""
+    path = os.path.join(run, "critic.pt")
+    if not os.path.exists(path):
+        return None
+    state = load(path)
+    if state["denoiser_step"] != info["steps"]:
+        print(f"{path}: learned from the denoiser at step {state['denoiser_step']}, not {info['steps']}: not used "
+              "(models/train.py --phase critic judges the new one)")
+        return None
+    critic = FrameCritic(text.cfg.width)
+    critic.load_state_dict(state["critic"])
+    info["criticSteps"] = state["step"]
+    return critic.eval()
+
+
 def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: Tokenizer, out: str,
-                 size: int, fps: float, info: dict) -> dict:
-    """Writes the graphs, parity fixtures and manifest.json to `out`; returns the manifest."""
+                 size: int, fps: float, info: dict, critic: FrameCritic | None = None, candidates: int = 1) -> dict:
+    """Writes the graphs, parity fixtures and manifest.json to `out`; returns the manifest. With a
+    critic, a stream's first frame is the best of `candidates`."""
     os.makedirs(out, exist_ok=True)
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
     c = dit.cfg
@@ -248,7 +279,17 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
     with torch.no_grad():
         frames, next_cache = decoder(z, cache)
     fixtures.add("vaeDecoder", {"latent": z, "cache": cache}, {"frames": frames, "next_cache": next_cache})
-    gen = Generator(tokenizer, text, dit, decoder, sp, tp, guidance=GUIDANCE)
+    if critic is not None:
+        graphs["critic"] = "frame_critic.onnx"
+        with torch.no_grad():
+            candidates_frames, _ = decoder(rng.gaussian(seed, 5, (3,) + tuple(z.shape[1:])), torch.zeros((3,) + tuple(z.shape[1:])))
+        names, inputs = ["frames", "text", "text_mask"], (candidates_frames, emb[:1].expand(3, -1, -1), mask[:1].expand(3, -1))
+        export(CriticGraph(critic), inputs, os.path.join(out, graphs["critic"]), names, ["score"],
+               {"frames": {0: "batch"}, "text": {0: "batch", 1: "tokens"}, "text_mask": {0: "batch", 1: "tokens"}, "score": {0: "batch"}})
+        with torch.no_grad():
+            fixtures.add("critic", dict(zip(names, inputs)), {"score": critic.score(*inputs)})
+    gen = Generator(tokenizer, text, dit, decoder, sp, tp, guidance=GUIDANCE, critic=critic,
+                    candidates=candidates if critic is not None else 1)
     fixtures.sampler(gen, [(0, "a large red circle moving left on a blue background"),
                            (3, "a large green circle moving left on a blue background")], 5, seed=7)
     fixtures.write(out, tokenizer)
@@ -259,7 +300,8 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "name": "livegen-default",
         # The version names the weights, so that a replay log made with other weights is noticed.
         "version": f"1.0.0+{info.get('steps', 0)}steps" + (f".decoder{info['decoderSteps']}" if info.get("decoderSteps") else "")
-                   + (f".motion{info['motionSteps']}" if info.get("motionSteps") else ""),
+                   + (f".motion{info['motionSteps']}" if info.get("motionSteps") else "")
+                   + (f".critic{info['criticSteps']}" if critic is not None and info.get("criticSteps") else ""),
         "video": {"width": size, "height": size, "fps": fps},
         "latent": {"channels": c.latent_channels, "height": c.latent_size, "width": c.latent_size,
                    "framesPerLatent": vae.cfg.frames_per_latent, "patch": c.patch},
@@ -272,6 +314,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "temporalPyramid": {"levels": [{"scale": 1 / f, "frames": n} for f, n in tp.levels], "noise": tp.noise,
                             "tokens": tp.tokens(c.latent_size, c.patch)},
         "guidance": {"scale": GUIDANCE},
+        **({"firstFrame": {"candidates": gen.candidates, "candidateStride": CANDIDATE_STRIDE}} if critic is not None else {}),
         "denoiser": {"width": c.width, "depth": c.depth, "heads": c.heads, "textWidth": c.text_width, "predicts": c.predicts,
                      "continuation": c.continuation},
         "rng": {"algorithm": "hash32-box-muller", "streamsPerLatentFrame": 16, "stageNoise": 0, "historyNoise": 8},
@@ -279,7 +322,8 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         "gflop": {k: round(v, 3) for k, v in gflop(dit, vae, sp, tp, GUIDANCE).items()},
         "parameters": {"textEncoder": sum(p.numel() for p in text.parameters()),
                        "denoiser": sum(p.numel() for p in dit.parameters()),
-                       "vaeDecoder": sum(p.numel() for p in vae.decoder.parameters())},
+                       "vaeDecoder": sum(p.numel() for p in vae.decoder.parameters()),
+                       **({"critic": sum(p.numel() for p in critic.parameters())} if critic is not None else {})},
         "training": info,
     }
     with open(os.path.join(out, "manifest.json"), "w") as f:
@@ -290,7 +334,8 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
 def main(args: argparse.Namespace) -> None:
     info, text, dit, vae = load_run(args.run)
     cfg = info["config"]
-    manifest = export_model(text, dit, vae, default_tokenizer(), args.out, cfg["size"], cfg["fps"], info)
+    manifest = export_model(text, dit, vae, default_tokenizer(), args.out, cfg["size"], cfg["fps"], info,
+                            load_critic(args.run, info, text, dit), cfg["first_frame_candidates"])
     print(json.dumps({"out": args.out, "gflop": manifest["gflop"], "parameters": manifest["parameters"]}, indent=2))
 
 

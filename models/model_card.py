@@ -66,7 +66,10 @@ def adherence_table(q: dict) -> str:
     rows += [(f"{q['longHorizon']['seconds']:.0f} s rollout, first 10 s", q["longHorizon"]["first10s"]),
              (f"{q['longHorizon']['seconds']:.0f} s rollout, last 10 s", q["longHorizon"]["last10s"])]
     if "firstFrames" in q:
-        rows.append(("first latent frame from text alone, seen prompts", q["firstFrames"]))
+        picked = f", best of {q['firstFrameCandidates']} by the critic" if q.get("firstFrameCandidates", 1) > 1 else ""
+        rows.append((f"first latent frame from text alone, seen prompts{picked}", q["firstFrames"]))
+    if "firstFramesOneCandidate" in q:
+        rows.append(("ablation: first latent frame, one candidate (no critic)", q["firstFramesOneCandidate"]))
     out = ["| frames of | clips | frames | **pass** | coherent | background | object once | shape | size | motion | no stray blobs |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows:

@@ -1,4 +1,4 @@
-"""Trains the default model in resumable phases: autoencoder, latent dataset, denoiser, decoder.
+"""Trains the default model in resumable phases: autoencoder, latent dataset, decoder, motion, denoiser, critic.
 
     /usr/bin/python3 models/train.py --preset cpu --out runs/cpu
 
@@ -343,6 +343,23 @@ def apply_override(cfg: TrainConfig, override: str) -> None:
         raise SystemExit(f"train: --set {key}: {value!r} is not a valid {'list of numbers' if kind is tuple else kind.__name__}") from None
 
 
+def critic_phase(cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
+    """The first-frame critic of the trained denoiser (livegen/train_critic.py), with the EMA weights
+    and the decoder as the exporter ships them."""
+    from export_onnx import load_run
+    from livegen import pyramid
+    from livegen.sampler import Generator
+    from livegen.text import default_tokenizer
+    from livegen.train_critic import train_critic
+    from livegen.vae import StreamingDecoder
+
+    info, text, dit, vae = load_run(out)
+    gen = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid())
+    if train_critic(gen, cfg, out, device, deadline, info["steps"]) is None:
+        print("critic: stopped (time budget); run again to resume")
+        sys.exit(0)
+
+
 def main(args: argparse.Namespace) -> None:
     cfg = replace(PRESETS[args.preset])  # a copy: the overrides must not reach the preset itself
     for override in args.set or []:
@@ -366,6 +383,9 @@ def main(args: argparse.Namespace) -> None:
         finetune_decoder(vae, cfg, args.out, device, deadline)
         train_motion(vae, cfg, args.out, device, deadline)
         return
+    if args.phase == "critic":
+        critic_phase(cfg, args.out, torch.device("cpu"), deadline)
+        return
     if not os.path.exists(os.path.join(args.out, "latents.pt")):
         encode_latents(vae, cfg, args.out, device, deadline)
     if cfg.edit_clips and not os.path.exists(os.path.join(args.out, "edits.pt")):
@@ -377,15 +397,17 @@ def main(args: argparse.Namespace) -> None:
     train_motion(vae, cfg, args.out, device, deadline)
     finetune_decoder(vae, cfg, args.out, device, deadline)
     train_denoiser(cfg, args.out, device, deadline, vae)
+    critic_phase(cfg, args.out, torch.device("cpu"), deadline)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--out", default="runs/cpu", help="checkpoints, logs and samples go here")
-    parser.add_argument("--phase", choices=["vae", "decoder", "motion", "all"], default="all",
+    parser.add_argument("--phase", choices=["vae", "decoder", "motion", "critic", "all"], default="all",
                         help="vae: the autoencoder alone; decoder: the autoencoder, then the decoder phase (no denoiser); "
-                             "motion: the decoder phase, then the velocity branch alone; all: every phase")
+                             "motion: the decoder phase, then the velocity branch alone; critic: the first-frame critic of "
+                             "the trained denoiser alone; all: every phase")
     parser.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes")
     parser.add_argument("--set", action="append", help="override a config field, e.g. --set steps=5000")
     main(parser.parse_args())

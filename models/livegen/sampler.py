@@ -11,6 +11,9 @@ Per latent frame k (docs/model-format.md gives the same algorithm for the engine
    instead, carried on by the motion the decoder sees between it and the frame before (none
    before a stream's second frame) and by the prompt's correction to it (livegen/carry.py),
    noised to the last stage's starting sigma, through the last stage alone.
+   A stream's first frame, where the model has a FrameCritic and more than one candidate, is
+   sampled once per candidate (candidate j draws the noise of seed + j * CANDIDATE_STRIDE), each
+   is decoded, and the one whose video frames the critic scores highest is kept (livegen/critic.py).
 4. Decode the new latent with the causal decoder (cache = the previous raw latent).
 
 Several clips can run as one batch (`generate_many`): each draws its noise from its own seed, so
@@ -26,11 +29,13 @@ import torch
 
 from . import pyramid, rng
 from .carry import MotionCarry
+from .critic import FrameCritic
 from .denoiser import PyramidDiT
 from .text import TextEncoder, Tokenizer
 from .vae import StreamingDecoder
 
 Schedule = list[tuple[int, str]]  # (first latent frame a prompt governs, prompt), sorted
+CANDIDATE_STRIDE = 0x9E3779B9  # candidate j of a first frame takes the seed (seed + j * this) mod 2^32
 GUIDANCE = 1.0  # the default model's guidance weight (manifest guidance.scale): at 1 no unconditional pass; 1-1.5 beat 3 (the model card's guidance ablation)
 
 
@@ -45,6 +50,8 @@ class Generator:
     spatial: pyramid.SpatialPyramid
     temporal: pyramid.TemporalPyramid
     guidance: float = GUIDANCE
+    critic: FrameCritic | None = None
+    candidates: int = 1  # first frames sampled per stream start when there is a critic
     _texts: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, init=False, repr=False)
 
     @torch.no_grad()
@@ -61,6 +68,24 @@ class Generator:
     def latent_frame(self, past: list[torch.Tensor], text: tuple[torch.Tensor, torch.Tensor], seeds: list[int],
                      frame: int) -> torch.Tensor:
         """One new latent frame per clip (B, C, h, w) given the past latents (each (B, C, h, w), oldest first)."""
+        if not past and self.critic is not None and self.candidates > 1:
+            return self.first_frame(text, seeds, frame)
+        return self.sample(past, text, seeds, frame)
+
+    @torch.no_grad()
+    def first_frame(self, text: tuple[torch.Tensor, torch.Tensor], seeds: list[int], frame: int) -> torch.Tensor:
+        """Each clip's first frame (B, C, h, w): the best of `candidates` by the critic's score."""
+        b, n = len(seeds), self.candidates
+        emb, mask = text
+        clip_rows = torch.arange(b).repeat_interleave(n)
+        rows = clip_rows if emb.shape[0] == b else torch.cat([clip_rows, clip_rows + b])  # the empty prompts' rows follow
+        x = self.sample([], (emb[rows], mask[rows]), [candidate_seed(s, j) for s in seeds for j in range(n)], frame)
+        frames, _ = self.decoder(x, torch.zeros_like(x))  # a stream's first frame decodes with an empty cache
+        score = self.critic.score(frames, emb[clip_rows], mask[clip_rows]).reshape(b, n)
+        return x.reshape(b, n, *x.shape[1:])[torch.arange(b), score.argmax(dim=1)]
+
+    def sample(self, past: list[torch.Tensor], text: tuple[torch.Tensor, torch.Tensor], seeds: list[int], frame: int) -> torch.Tensor:
+        """One latent frame per clip, each from its own seed's noise."""
         cfg = self.dit.cfg
         b = len(seeds)
         if past:
@@ -102,6 +127,10 @@ class Generator:
         """One clip: latents (K, C, h, w) and frames (K*T, 3, H, W) uint8."""
         latents, frames = self.generate_many([prompts], n_latent, [seed], progress)
         return latents[0], frames[0]
+
+
+def candidate_seed(seed: int, j: int) -> int:
+    return (seed + j * CANDIDATE_STRIDE) & 0xFFFFFFFF
 
 
 @torch.no_grad()

@@ -265,7 +265,7 @@ class TrainingRunTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as out:
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", out,
                             "--set", "continuation=bridge"], check=True, capture_output=True, cwd=models)
-            for name in ("vae.pt", "latents.pt", "edits.pt", "denoiser.pt", "motion.pt", "decoder.pt", "config.json"):
+            for name in ("vae.pt", "latents.pt", "edits.pt", "denoiser.pt", "motion.pt", "decoder.pt", "critic.pt", "config.json"):
                 self.assertTrue(os.path.exists(os.path.join(out, name)), name)
             info, _, _, _ = export_onnx.load_run(out)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (2, 2, 2))
@@ -311,7 +311,11 @@ class TrainingRunTest(unittest.TestCase):
             # new model's card carries the training before from the old one's.
             model, recovered = os.path.join(out, "model"), os.path.join(out, "recovered")
             first_card = ship(out, model)
-            self.assertIn("| first latent frame from text alone, seen prompts | 3 | 12 |", first_card)
+            self.assertIn("| first latent frame from text alone, seen prompts, best of 2 by the critic | 3 | 12 |", first_card)
+            self.assertIn("| ablation: first latent frame, one candidate (no critic) | 3 | 12 |", first_card)
+            with open(os.path.join(model, "manifest.json")) as f:
+                manifest = json.load(f)
+            self.assertEqual((manifest["firstFrame"]["candidates"], manifest["graphs"]["critic"]), (2, "frame_critic.onnx"))
             self.assertIn("![first frames](card/first.png)", first_card)
             subprocess.run([sys.executable, os.path.join(models, "recover.py"), "--model", model, "--out", recovered,
                             "--encoder-steps", "2"], check=True, capture_output=True, cwd=models)

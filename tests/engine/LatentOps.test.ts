@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { avgPool, blockNoise, firstRow, repeatTwice, upsample2 } from '../../server/src/engine/LatentOps.ts';
+import { avgPool, blockNoise, firstRow, takeRows, upsample2 } from '../../server/src/engine/LatentOps.ts';
 import { gaussian } from '../../server/src/engine/noise.ts';
 
 test('avgPool takes block means and upsample2 repeats each value in a 2x2 block', () => {
@@ -18,10 +18,13 @@ test('blockNoise has zero mean in every 2x2 block and unit variance', () => {
   assert.ok(Math.abs(variance - 1) < 0.05, `variance ${variance}`);
 });
 
-test('repeatTwice doubles the chosen axis', () => {
-  const r = repeatTwice(Float32Array.of(1, 2, 3, 4), [2, 1, 2], 1);
+test('takeRows picks slices along the chosen axis, in the given order, repeats included', () => {
+  const r = takeRows(Float32Array.of(1, 2, 3, 4), [2, 1, 2], 1, [0, 0]);
   assert.deepEqual(r.dims, [2, 2, 2]);
   assert.deepEqual([...r.data], [1, 2, 1, 2, 3, 4, 3, 4]);
+  const rows = takeRows(Float32Array.of(1, 2, 3, 4, 5, 6), [3, 2], 0, [2, 0, 2]);
+  assert.deepEqual(rows.dims, [3, 2]);
+  assert.deepEqual([...rows.data], [5, 6, 1, 2, 5, 6]);
 });
 
 test('firstRow keeps the first row of the batch axis', () => {

@@ -91,3 +91,14 @@ test('a bridge denoiser needs its newest history frame at full resolution and pr
   finest['scale'] = 0.25;
   assert.throws(() => validateManifest(manifest, 'test'), /\/temporalPyramid\/levels\/0\/scale: a bridge denoiser/);
 });
+
+test('first-frame candidates need the critic graph that picks one, and there is at least one', async () => {
+  const manifest = await defaultManifest();
+  delete (manifest['graphs'] as Record<string, unknown>)['critic'];
+  manifest['firstFrame'] = { candidates: 8, candidateStride: 2654435769 };
+  assert.throws(() => validateManifest(manifest, 'test'), /\/graphs\/critic: more than one first-frame candidate needs the critic graph/);
+  (manifest['graphs'] as Record<string, unknown>)['critic'] = 'frame_critic.onnx';
+  assert.equal(validateManifest(manifest, 'test').firstFrame?.candidates, 8);
+  manifest['firstFrame'] = { candidates: 0, candidateStride: 1 };
+  assert.throws(() => validateManifest(manifest, 'test'), /\/firstFrame\/candidates/);
+});

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { loadModelDescription, type ModelDescription } from '../engine/ModelManifest.ts';
 import { gaussian } from '../engine/noise.ts';
-import { firstRow, repeatTwice } from '../engine/LatentOps.ts';
+import { firstRow, takeRows } from '../engine/LatentOps.ts';
 import { continuationStage, stepBatch } from '../engine/Sampler.ts';
 import { sessionOptions } from '../engine/sessionOptions.ts';
 
@@ -82,7 +82,7 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
   const perStep = (t: ort.Tensor | undefined, axis: number): ort.Tensor => {
     if (!t) throw new Error('graph output missing');
     if (batch === 1) return t;
-    const r = repeatTwice(t.data as Float32Array, t.dims, axis);
+    const r = takeRows(t.data as Float32Array, t.dims, axis, [0, 0]);
     return new ort.Tensor('float32', r.data, r.dims);
   };
   const conditionalRow = (t: ort.Tensor | undefined): ort.Tensor => {

@@ -54,17 +54,19 @@ export function firstRow(data: Float32Array, dims: readonly number[]): { data: F
   return { data: data.subarray(0, data.length / rows), dims: [1, ...rest] };
 }
 
-/** Two copies of a tensor stacked along `axis` of its dims: what guidance's batch of 2 needs. */
-export function repeatTwice(data: Float32Array, dims: readonly number[], axis: number): { data: Float32Array; dims: number[] } {
+/**
+ * The slices `rows` of a tensor along `axis`, in that order (an index may repeat): the batch rows a
+ * graph call needs, such as guidance's (cond, uncond) pair or one row per first-frame candidate.
+ */
+export function takeRows(data: Float32Array, dims: readonly number[], axis: number, rows: readonly number[]): { data: Float32Array; dims: number[] } {
   const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
-  const inner = data.length / outer;
-  const out = new Float32Array(data.length * 2);
+  const count = dims[axis] ?? 1;
+  const inner = data.length / outer / count;
+  const out = new Float32Array(outer * rows.length * inner);
   for (let o = 0; o < outer; o++) {
-    const src = data.subarray(o * inner, (o + 1) * inner);
-    out.set(src, 2 * o * inner);
-    out.set(src, (2 * o + 1) * inner);
+    rows.forEach((r, i) => out.set(data.subarray((o * count + r) * inner, (o * count + r + 1) * inner), (o * rows.length + i) * inner));
   }
   const newDims = [...dims];
-  newDims[axis] = (newDims[axis] ?? 1) * 2;
+  newDims[axis] = rows.length;
   return { data: out, dims: newDims };
 }

@@ -47,6 +47,8 @@ export const ManifestSchema = Type.Object({
     tokens: PositiveInt,
   }),
   guidance: Type.Object({ scale: Type.Number({ minimum: 0 }) }),
+  // Absent in models without a critic: those sample one first frame.
+  firstFrame: Type.Optional(Type.Object({ candidates: PositiveInt, candidateStride: Type.Integer({ minimum: 0, maximum: 0xffffffff }) })),
   denoiser: Type.Object({
     width: PositiveInt,
     depth: PositiveInt,
@@ -68,6 +70,7 @@ export const ManifestSchema = Type.Object({
     step: Type.String({ minLength: 1 }),
     vaeDecoder: Type.String({ minLength: 1 }),
     carry: Type.Optional(Type.String({ minLength: 1 })), // a bridge model's alone
+    critic: Type.Optional(Type.String({ minLength: 1 })), // scores first-frame candidates
   }),
   gflop: Type.Object({ perLatentFrame: Type.Number(), perVideoFrame: Type.Number() }),
 });
@@ -106,6 +109,9 @@ export function validateManifest(value: unknown, source: string): Manifest {
   }
   if (continuation === 'bridge' && !manifest.graphs.carry) {
     throw new ModelError(`invalid model manifest [${source}]: field /graphs/carry: a bridge model needs its motion-carry graph`);
+  }
+  if ((manifest.firstFrame?.candidates ?? 1) > 1 && !manifest.graphs.critic) {
+    throw new ModelError(`invalid model manifest [${source}]: field /graphs/critic: more than one first-frame candidate needs the critic graph that picks one`);
   }
   if (predicts === 'residual' && continuation === 'bridge') {
     throw new ModelError(`invalid model manifest [${source}]: field /denoiser/continuation: a bridge starts from the newest history frame, so it predicts frames, not residuals`);

@@ -1,8 +1,13 @@
 import type { GraphName, Manifest } from './ModelManifest.ts';
 import { Tokenizer } from './Tokenizer.ts';
 import { gaussian } from './noise.ts';
-import { blockNoise, firstRow, repeatTwice, upsample2 } from './LatentOps.ts';
+import { blockNoise, takeRows, upsample2 } from './LatentOps.ts';
 import type { HistoryLevel } from './HistoryPyramid.ts';
+
+/** The seed candidate j of a stream's first frame draws all its noise from: (seed + j * stride) mod 2^32. */
+export function candidateSeed(seed: number, j: number, stride: number): number {
+  return (seed + j * stride) % 4294967296;
+}
 
 /** A tensor crossing the ONNX boundary. */
 export interface TensorData {
@@ -151,12 +156,16 @@ export class Sampler {
     return output(out, 'moved').data as Float32Array;
   }
 
+  /** How many first frames a stream start samples: the manifest's candidates where a critic picks one. */
+  #candidates(newest: Float32Array | undefined): number {
+    return newest || !this.#m.graphs.critic ? 1 : (this.#m.firstFrame?.candidates ?? 1);
+  }
+
   /** Samples and decodes one latent frame. */
   async sample(job: FrameJob): Promise<FrameResult> {
     const m = this.#m;
     const { channels: c, height, width } = m.latent;
-    const streams = m.rng.streamsPerLatentFrame;
-    const base = job.frame * streams;
+    const base = job.frame * m.rng.streamsPerLatentFrame;
     const t0 = performance.now();
     const { text, mask } = job.blend ? await this.#blend(job.blend.from, job.prompt, job.blend.weight) : await this.#text(job.prompt);
     const t1 = performance.now();
@@ -165,10 +174,10 @@ export class Sampler {
     const historyFeeds: Feeds = { sigma_c: float([1], Float32Array.of(sigmaC)) };
     job.history.forEach((level, i) => {
       const n = gaussian(job.seed, base + m.rng.historyNoise + i, level.latents.length);
-      const per = level.latents.length / level.frames;
+      const slotSize = level.latents.length / level.frames;
       const noisy = new Float32Array(level.latents.length);
       for (let j = 0; j < noisy.length; j++) {
-        const slot = Math.floor(j / per);
+        const slot = Math.floor(j / slotSize);
         noisy[j] = (1 - sigmaC) * (level.latents[j] ?? 0) + sigmaC * (n[j] ?? 0) * (level.mask[slot] ?? 0);
       }
       historyFeeds[`history_${i}`] = float([1, level.frames, c, level.side, level.side], noisy);
@@ -176,33 +185,34 @@ export class Sampler {
       historyFeeds[`history_${i}_mask`] = float([1, level.frames], level.mask);
     });
     const ctx = await this.#runner.run('history', historyFeeds);
-    const k = output(ctx, 'history_k');
-    const v = output(ctx, 'history_v');
-    const bias = output(ctx, 'history_bias');
-    const batch = stepBatch(this.#guidance);
-    const guided = batch === 2;
-    const perStep = (t: TensorData, axis: number) =>
-      guided ? repeatTwice(t.data as Float32Array, t.dims, axis) : { data: t.data as Float32Array, dims: t.dims };
-    const conditional = (t: TensorData): TensorData =>
-      guided ? t : { ...t, ...firstRow(t.data as Float32Array, t.dims) };
-    const hk = perStep(k, 1);
-    const hv = perStep(v, 1);
-    const hb = perStep(bias, 0);
-    const stepText = conditional(text);
-    const stepMask = conditional(mask);
+    const newest = newestFrame(job.history[0]);
+    const seeds = Array.from({ length: this.#candidates(newest) }, (_, j) => candidateSeed(job.seed, j, m.firstFrame?.candidateStride ?? 0));
+    const rows = seeds.length;
+    const guided = stepBatch(this.#guidance) === 2;
+    // Step graph rows: each candidate's conditional half, then (guided) each one's unconditional half.
+    const conditional = Array<number>(rows).fill(0);
+    const textRows = [...conditional, ...Array<number>(guided ? rows : 0).fill(1)];
+    const historyRows = Array<number>(textRows.length).fill(0);
+    const take = (t: TensorData, axis: number, which: number[]): TensorData => ({ ...t, ...takeRows(t.data as Float32Array, t.dims, axis, which) });
+    const stepFeeds: Feeds = {
+      text: take(text, 0, textRows),
+      text_mask: take(mask, 0, textRows),
+      history_k: take(output(ctx, 'history_k'), 1, historyRows),
+      history_v: take(output(ctx, 'history_v'), 1, historyRows),
+      history_bias: take(output(ctx, 'history_bias'), 0, historyRows),
+    };
     const t2 = performance.now();
 
     const stages = m.spatialPyramid.stages;
-    const newest = newestFrame(job.history[0]);
     const from = newest ? continuationStage(m) : 0;
     const first = stages[from];
     if (!first) throw new Error('manifest has no spatial-pyramid stage');
     let h = Math.round(height * first.scale);
     let w = Math.round(width * first.scale);
-    let x = gaussian(job.seed, base + m.rng.stageNoise, c * h * w);
+    let x: Float32Array = new Float32Array(rows * c * h * w);
+    seeds.forEach((seed, r) => x.set(gaussian(seed, base + m.rng.stageNoise, c * h * w), r * c * h * w));
     if (newest && from > 0) {
-      const row = (t: TensorData): TensorData => ({ ...t, ...firstRow(t.data as Float32Array, t.dims) });
-      const start = await this.#carry(newest, job.previous, row(text), row(mask));
+      const start = await this.#carry(newest, job.previous, take(text, 0, [0]), take(mask, 0, [0]));
       const s = first.sigmaStart;
       for (let j = 0; j < x.length; j++) x[j] = (1 - s) * (start[j] ?? 0) + s * (x[j] ?? 0);
     }
@@ -210,29 +220,28 @@ export class Sampler {
       const stage = stages[s];
       if (!stage) continue;
       if (s > from && stage.renoise) {
-        const z = gaussian(job.seed, base + m.rng.stageNoise + s, c * 4 * h * w);
-        const up = upsample2(x, c, h, w);
+        const { alpha, beta } = stage.renoise;
+        const next = new Float32Array(x.length * 4);
+        seeds.forEach((seed, r) => {
+          const up = upsample2(x.subarray(r * c * h * w, (r + 1) * c * h * w), c, h, w);
+          const bn = blockNoise(gaussian(seed, base + m.rng.stageNoise + s, up.length), c, 2 * h, 2 * w);
+          for (let j = 0; j < up.length; j++) next[r * up.length + j] = alpha * (up[j] ?? 0) + beta * (bn[j] ?? 0);
+        });
+        x = next;
         h *= 2;
         w *= 2;
-        const bn = blockNoise(z, c, h, w);
-        x = new Float32Array(up.length);
-        for (let j = 0; j < x.length; j++) x[j] = stage.renoise.alpha * (up[j] ?? 0) + stage.renoise.beta * (bn[j] ?? 0);
       }
       const n = stage.steps;
       for (let i = 0; i < n; i++) {
         const sigma = stage.sigmaStart + ((stage.sigmaEnd - stage.sigmaStart) * i) / n;
         if (job.reencodeHistory) await this.#runner.run('history', historyFeeds);
-        const latent = new Float32Array(batch * x.length);
+        const latent = new Float32Array(textRows.length * c * h * w);
         latent.set(x);
         if (guided) latent.set(x, x.length);
         const out = await this.#runner.run('step', {
-          latent: float([batch, c, h, w], latent),
-          sigma: float([batch], new Float32Array(batch).fill(sigma)),
-          text: stepText,
-          text_mask: stepMask,
-          history_k: float(hk.dims, hk.data),
-          history_v: float(hv.dims, hv.data),
-          history_bias: float(hb.dims, hb.data),
+          ...stepFeeds,
+          latent: float([textRows.length, c, h, w], latent),
+          sigma: float([textRows.length], new Float32Array(textRows.length).fill(sigma)),
         });
         const vel = output(out, 'velocity').data as Float32Array;
         const len = x.length;
@@ -248,16 +257,26 @@ export class Sampler {
     if (m.denoiser.predicts === 'residual' && newest) x = add(x, newest);
     const t3 = performance.now();
 
-    const decoded = await this.#runner.run('vaeDecoder', {
-      latent: float([1, c, height, width], x),
-      cache: float([1, c, height, width], job.cache),
-    });
+    const cache = take(float([1, c, height, width], job.cache), 0, conditional);
+    const decoded = await this.#runner.run('vaeDecoder', { latent: float([rows, c, height, width], x), cache });
+    const frames = output(decoded, 'frames');
+    const best = rows > 1 ? await this.#pick(frames, take(text, 0, conditional), take(mask, 0, conditional)) : 0;
+    const row = <T extends Float32Array | Uint8Array>(data: T): T => data.slice((best * data.length) / rows, ((best + 1) * data.length) / rows) as T;
     const t4 = performance.now();
     return {
-      latent: x,
-      frames: output(decoded, 'frames').data as Uint8Array,
-      nextCache: output(decoded, 'next_cache').data as Float32Array,
+      latent: row(x),
+      frames: row(frames.data as Uint8Array),
+      nextCache: row(output(decoded, 'next_cache').data as Float32Array),
       ms: { text: t1 - t0, history: t2 - t1, steps: t3 - t2, decoder: t4 - t3 },
     };
+  }
+
+  /** Which candidate first frame (rows of the decoded `frames`) the critic scores highest; the first of equals. */
+  async #pick(frames: TensorData, text: TensorData, mask: TensorData): Promise<number> {
+    const out = await this.#runner.run('critic', { frames, text, text_mask: mask });
+    const score = output(out, 'score').data as Float32Array;
+    let best = 0;
+    for (let r = 1; r < score.length; r++) if ((score[r] ?? -Infinity) > (score[best] ?? -Infinity)) best = r;
+    return best;
   }
 }
