@@ -178,6 +178,14 @@ def main(args: argparse.Namespace) -> None:
     mot_log, mot_wall = read_log(os.path.join(args.run, "motion.log"))
     motion_row = (f"| motion (the decoder's velocity branch alone, against the renderer's true motion) | {mot_log[-1]['step']} | "
                   f"{cfg['motion_batch']} | {mot_wall / 60:.0f} min | {tail_mean(mot_log, 'loss'):.4f} (weighted squared error, (px/frame)²) |\n") if mot_log else ""
+    crit_log, crit_wall = read_log(os.path.join(args.run, "critic.log"))
+    critic_row = ""
+    if crit_log and "critic" in manifest["graphs"]:
+        crit = {k: cfg.get(k, preset[k]) for k in ("critic_prompts", "critic_seeds", "critic_batch")}
+        critic_row = (f"| first-frame critic: {crit['critic_seeds']} first frames of each of {crit['critic_prompts']} training prompts, "
+                      f"sampled by the denoiser and judged by the quality analyzer, then the fit | {crit_log[-1]['step']} | "
+                      f"{crit['critic_batch']} | {crit_wall / 60:.0f} min (the fit) | {tail_mean(crit_log, 'loss'):.4f} "
+                      "(cross-entropy per judgement + ranking within a prompt) |\n")
     restarts = [f"{phase} phase continued from step {cfg[key]} with its learning-rate schedule restarted there ({key})"
                 for phase, key in (("denoiser", "schedule_start"), ("decoder", "decoder_schedule_start")) if cfg.get(key)]
     continued = (" The " + "; the ".join(restarts) + "; the steps before ran under the run's earlier settings."
@@ -242,7 +250,7 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
 |---|---|---|---|---|
 | {autoencoder_row} | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
 | denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages{stage_weighting}) |
-{decoder_row}{motion_row}
+{decoder_row}{motion_row}{critic_row}
 Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.{before}
 
 ## Quality

@@ -108,7 +108,7 @@ def train_critic(gen: Generator, cfg: TrainConfig, out: str, device: torch.devic
         loss.backward()
         opt.step()
         step += 1
-        if step % 50 == 0:
+        if step % 50 == 0 or step == cfg.critic_steps:
             log.write(step, loss=loss.item())
         if step % cfg.checkpoint_every == 0 or step == cfg.critic_steps:
             save(path, critic=critic.state_dict(), opt=opt.state_dict(), step=step, denoiser_step=denoiser_step)

@@ -313,6 +313,8 @@ class TrainingRunTest(unittest.TestCase):
             first_card = ship(out, model)
             self.assertIn("| first latent frame from text alone, seen prompts, best of 2 by the critic | 3 | 12 |", first_card)
             self.assertIn("| ablation: first latent frame, one candidate (no critic) | 3 | 12 |", first_card)
+            self.assertIn("| first-frame critic: 2 first frames of each of 2 training prompts, sampled by the denoiser and judged "
+                          "by the quality analyzer, then the fit | 2 | 4 |", first_card)
             with open(os.path.join(model, "manifest.json")) as f:
                 manifest = json.load(f)
             self.assertEqual((manifest["firstFrame"]["candidates"], manifest["graphs"]["critic"]), (2, "frame_critic.onnx"))
