@@ -281,9 +281,9 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
     fixtures.add("vaeDecoder", {"latent": z, "cache": cache}, {"frames": frames, "next_cache": next_cache})
     if critic is not None:
         graphs["critic"] = "frame_critic.onnx"
-        with torch.no_grad():
-            candidates_frames, _ = decoder(rng.gaussian(seed, 5, (3,) + tuple(z.shape[1:])), torch.zeros((3,) + tuple(z.shape[1:])))
-        names, inputs = ["frames", "text", "text_mask"], (candidates_frames, emb[:1].expand(3, -1, -1), mask[:1].expand(3, -1))
+        with torch.no_grad():  # one candidate: a row of frames is 0.8 MB of the model directory's 50
+            candidate, _ = decoder(rng.gaussian(seed, 5, tuple(z.shape)), torch.zeros_like(z))
+        names, inputs = ["frames", "text", "text_mask"], (candidate, emb[:1], mask[:1])
         export(CriticGraph(critic), inputs, os.path.join(out, graphs["critic"]), names, ["score"],
                {"frames": {0: "batch"}, "text": {0: "batch", 1: "tokens"}, "text_mask": {0: "batch", 1: "tokens"}, "score": {0: "batch"}})
         with torch.no_grad():
