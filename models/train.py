@@ -373,7 +373,11 @@ def main(args: argparse.Namespace) -> None:
     with open(os.path.join(args.out, "machine.json"), "w") as f:
         json.dump(machine(device), f, indent=2)
     vae = train_vae(cfg, args.out, device, deadline)
-    fit_latent_stats(vae, cfg, device)
+    if not os.path.exists(os.path.join(args.out, "recovered.json")):
+        # A recovered run keeps the normalisation its model shipped with (in vae.pt, read from the
+        # decoder graph): its denoiser learned that latent space, and the new encoder's statistics
+        # would shift it, and with it what the exported decoder makes of the same latent.
+        fit_latent_stats(vae, cfg, device)
     if args.phase == "vae":
         return
     if args.phase == "decoder":

@@ -325,6 +325,9 @@ class TrainingRunTest(unittest.TestCase):
                             "--set", "steps=4", "--set", "foreground_from=history", "--set", "stage_weights=4,2,1", "--set", "predicts=residual"], check=True, capture_output=True, cwd=models)
             info, _, _, _ = export_onnx.load_run(recovered)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (4, 2, 2))
+            shipped, rebuilt = export_onnx.load_run(out)[3], export_onnx.load_run(recovered)[3]
+            torch.testing.assert_close(rebuilt.latent_mean, shipped.latent_mean)  # the latent space the denoiser learned
+            torch.testing.assert_close(rebuilt.latent_std, shipped.latent_std)
             with open(os.path.join(out, "model", "manifest.json")) as f:
                 self.assertEqual(json.load(f)["denoiser"]["continuation"], "bridge")
             second_card = ship(recovered, os.path.join(out, "model2"))
