@@ -61,9 +61,12 @@ def progress(label: str):
 
 
 def mean_report(reports: list[analyze.ClipReport]) -> dict:
+    """The mean of each measure over clips, and each clip's own (byClip), which intervals and
+    paired comparisons need (livegen/stats.py)."""
     keys = [k for k in reports[0].as_dict() if k != "frames"]
     return {"clips": len(reports), "frames": sum(r.frames for r in reports),
-            **{k: round(float(np.mean([getattr(r, k) for r in reports])), 4) for k in keys}}
+            **{k: round(float(np.mean([getattr(r, k) for r in reports])), 4) for k in keys},
+            "byClip": {k: [round(getattr(r, k), 4) for r in reports] for k in keys}}
 
 
 @torch.no_grad()

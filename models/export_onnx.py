@@ -165,8 +165,9 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
 
 
 def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
-    """The EMA text encoder and denoiser and the VAE of a run: its latent normalisation, and its
-    sharpened decoder when the decoder phase has run."""
+    """The EMA text encoder and denoiser and the VAE of a run: its latent normalisation (from its
+    latent dataset, or a recovered run's shipped one), and its sharpened decoder when the decoder
+    phase has run."""
     with open(os.path.join(run, "config.json")) as f:
         cfg = dataclasses.replace(PRESETS["cpu"], **json.load(f))
     text, dit = build(cfg)
@@ -186,9 +187,13 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
         decoder = load(sharpened)
         vae.decoder.load_state_dict(decoder["decoder"])
         decoder_steps = decoder["step"]
-    stats = load(os.path.join(run, "latents.pt"))
-    vae.latent_mean.copy_(stats["latent_mean"])
-    vae.latent_std.copy_(stats["latent_std"])
+    latents = os.path.join(run, "latents.pt")
+    if os.path.exists(latents) or not os.path.exists(os.path.join(run, "recovered.json")):
+        stats = load(latents)
+        vae.latent_mean.copy_(stats["latent_mean"])
+        vae.latent_std.copy_(stats["latent_std"])
+    # else a recovered run that has encoded no latents yet: vae.pt holds the shipped normalisation,
+    # which is what it keeps (train.py), so its critic can learn and it can export before then.
     info = {"config": dataclasses.asdict(cfg), "steps": dit_steps, "decoderSteps": decoder_steps, "motionSteps": motion_steps}
     return info, text.eval(), dit.eval(), vae.eval()
 

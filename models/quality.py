@@ -2,12 +2,15 @@
 
     /usr/bin/python3 models/quality.py plan --out plan.json [--long-minutes 10]
     /usr/bin/python3 models/quality.py score --plan plan.json --frames DIR --json out.json --doc docs/QUALITY.md
+    /usr/bin/python3 models/quality.py compare BASE.json NEW.json
 
 `plan` lists the clips (seen and held-out prompts, mid-video colour edits, one long run) with
 their seeds, prompt logs and the video frames to keep; the TypeScript engine generates them and
 writes each clip's kept frames as raw RGB (`<name>.rgb`). `score` judges them with
 livegen.analyze, against the renderer's own frames of the same prompts as the ceiling, and
-writes the JSON and docs/QUALITY.md.
+writes the JSON and docs/QUALITY.md. `compare` sets two such JSON files of the same plan side by
+side, clip by clip (livegen/stats.py): the difference of each measure with its 95% interval, so
+that a change is told from the spread of a few clips.
 """
 from __future__ import annotations
 
@@ -18,12 +21,15 @@ import os
 import numpy as np
 
 from evaluate import edited, mean_report, prompt_set, steering
-from livegen import analyze, world
+from livegen import analyze, stats, world
 from model_card import CHECK, adherence_table, pct, steering_section
 
 FPS = 16
 FRAMES_PER_LATENT = 4
 SIZE = 256
+SPLITS = (("seen", "seen prompts"), ("heldout", "held-out prompts"))
+COMPARED = (("passed", "pass"), ("coherent", "coherent"), ("objects_present", "object once"), ("shape", "shape"),
+            ("size", "size"), ("motion", "motion"), ("no_extra", "no stray blobs"))
 
 
 def plan(args: argparse.Namespace) -> None:
@@ -76,6 +82,8 @@ def score(args: argparse.Namespace) -> None:
             ceiling.append(analyze.analyze_clip(truth.permute(0, 2, 3, 1).numpy(), prompt)[0])
         results[split] = mean_report(reports)
         results[split]["ceiling"] = mean_report(ceiling)
+        results[split]["prompts"] = [c["prompts"][0]["text"] for c in by_kind[split]]
+        results[split]["seeds"] = [c["seed"] for c in by_kind[split]]
     edits = []
     for clip in by_kind["edit"]:
         frames = load_frames(os.path.join(args.frames, clip["name"] + ".rgb"), clip["keep"])
@@ -114,6 +122,8 @@ has the same measures from the PyTorch reference sampler, with the history ablat
 
 {table}
 
+{uncertainty(results)}
+
 ## Steering
 
 {steering_section(results)}
@@ -124,6 +134,44 @@ last minute of the long run {pct(results['longHorizon']['lastMinute']['passed'])
     with open(args.doc, "w") as f:
         f.write(doc)
     print(json.dumps({k: v for k, v in results.items() if k != "steering"}, indent=2))
+
+
+def uncertainty(results: dict) -> str:
+    """The 95% intervals of the headline figures over clips: how far a few clips pin them down."""
+    parts = []
+    for split, name in SPLITS:
+        clips = results[split]["byClip"]
+        spans = ", ".join(f"{label} {span(stats.interval(clips[key]))}" for key, label in COMPARED[:4])
+        parts.append(f"{name}: {spans}")
+    return ("Each figure is a mean over clips, whose frames are not independent; 95% intervals over the "
+            f"{results['seen']['clips']} clips of each split (bootstrap): " + "; ".join(parts) + ".")
+
+
+def span(lo_hi: tuple[float, float]) -> str:
+    return f"{100 * lo_hi[0]:.1f}-{100 * lo_hi[1]:.1f}%"
+
+
+def compare(args: argparse.Namespace) -> None:
+    """A markdown table of NEW against BASE, clip by clip on the same prompts and seeds."""
+    with open(args.base) as f:
+        base = json.load(f)
+    with open(args.new) as f:
+        new = json.load(f)
+    lines = [f"{new.get('model', args.new)} against {base.get('model', args.base)}, clip by clip "
+             "(difference of the means, its 95% interval, clips better / same / worse):", "",
+             "| frames of | measure | base | new | difference | 95% interval | clips + / = / - |", "|---|---|---|---|---|---|---|"]
+    for split, name in SPLITS:
+        for key in ("prompts", "seeds"):
+            if base[split].get(key) != new[split].get(key):
+                raise SystemExit(f"compare: the two runs judged other {name} ({key} differ): run both with the same quality plan")
+        for key, label in COMPARED:
+            d = stats.paired_difference(new[split]["byClip"][key], base[split]["byClip"][key])
+            lines.append(f"| {name} | {label} | {pct(base[split][key])} | {pct(new[split][key])} | {100 * d['mean']:+.1f} pp | "
+                         f"{100 * d['interval'][0]:+.1f} to {100 * d['interval'][1]:+.1f} pp | {d['better']} / {d['same']} / {d['worse']} |")
+    for key, label in (("firstMinute", "long run, first minute"), ("lastMinute", "long run, last minute")):
+        b, n = base["longHorizon"][key], new["longHorizon"][key]
+        lines.append(f"| {label} | pass | {pct(b['passed'])} | {pct(n['passed'])} | {100 * (n['passed'] - b['passed']):+.1f} pp | one clip | |")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
@@ -141,5 +189,8 @@ if __name__ == "__main__":
     s.add_argument("--json", required=True)
     s.add_argument("--doc", default="docs/QUALITY.md")
     s.add_argument("--model", default="models/default")
+    c = sub.add_parser("compare", help="NEW against BASE, two `score` JSON files of the same plan, clip by clip")
+    c.add_argument("base")
+    c.add_argument("new")
     args = parser.parse_args()
-    plan(args) if args.command == "plan" else score(args)
+    {"plan": plan, "score": score, "compare": compare}[args.command](args)

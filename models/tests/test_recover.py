@@ -1,4 +1,5 @@
 """recover.py rebuilds the exported modules' weights from a model directory, exactly."""
+import dataclasses
 import tempfile
 import unittest
 
@@ -6,6 +7,9 @@ import torch
 
 import export_onnx
 import recover
+from livegen.config import PRESETS
+from livegen.train_denoiser import build
+from livegen.vae import VAEConfig, VideoVAE
 from tests.tiny_model import tiny_model
 
 
@@ -24,6 +28,19 @@ class RecoverTest(unittest.TestCase):
                 self.assertTrue(torch.equal(x, y), name)
         self.assertTrue(torch.allclose(vae.latent_mean, vae2.latent_mean))
         self.assertTrue(torch.allclose(vae.latent_std, vae2.latent_std))
+
+    def test_a_recovered_run_loads_with_the_shipped_normalisation_before_it_has_latents(self):
+        cfg = dataclasses.replace(PRESETS["smoke"])
+        text, dit = build(cfg)
+        vae = VideoVAE(VAEConfig())
+        vae.latent_mean.uniform_(-1, 1)
+        vae.latent_std.uniform_(0.5, 2)
+        with tempfile.TemporaryDirectory() as d:
+            recover.write_run(d, {"steps": 7, "decoderSteps": 3, "motionSteps": 2}, cfg, text, dit, vae, torch.device("cpu"), 0, None)
+            info, _, _, loaded = export_onnx.load_run(d)
+        self.assertEqual(info["steps"], 7)
+        self.assertTrue(torch.equal(loaded.latent_mean, vae.latent_mean))
+        self.assertTrue(torch.equal(loaded.latent_std, vae.latent_std))
 
     def test_node_scopes_name_their_modules(self):
         self.assertEqual(recover.module_path("/blocks.0/mlp/mlp.2/MatMul", ""), "blocks.0.mlp.2")

@@ -1,0 +1,91 @@
+"""Quality figures carry their uncertainty: intervals over clips, and paired comparisons of two runs."""
+import contextlib
+import io
+import json
+import os
+import tempfile
+import unittest
+from argparse import Namespace
+
+import numpy as np
+
+import quality
+from evaluate import mean_report
+from livegen import analyze, stats
+
+
+def report(passed: float, coherent: float = 0.5) -> analyze.ClipReport:
+    return analyze.ClipReport(frames=40, background=1.0, objects_present=0.8, shape=0.4, size=0.5, motion=0.3,
+                              no_extra=0.9, coherent=coherent, passed=passed)
+
+
+def run(passed: list[float], prompts: list[str]) -> dict:
+    split = {**mean_report([report(p) for p in passed]), "prompts": prompts, "seeds": list(range(len(prompts)))}
+    minute = mean_report([report(0.0)])
+    return {"model": "m", "seen": split, "heldout": split, "longHorizon": {"firstMinute": minute, "lastMinute": minute}}
+
+
+class IntervalTest(unittest.TestCase):
+    def test_the_interval_holds_the_mean_and_narrows_with_more_clips(self):
+        rng = np.random.default_rng(1)
+        few = list(rng.uniform(0, 1, 8))
+        many = list(rng.uniform(0, 1, 128))
+        for values in (few, many):
+            lo, hi = stats.interval(values)
+            self.assertLess(lo, float(np.mean(values)))
+            self.assertGreater(hi, float(np.mean(values)))
+        self.assertLess(np.subtract(*stats.interval(many)[::-1]), np.subtract(*stats.interval(few)[::-1]))
+
+    def test_clips_that_agree_leave_no_doubt(self):
+        self.assertEqual(stats.interval([0.25] * 6), (0.25, 0.25))
+
+    def test_a_paired_difference_counts_clips_and_excludes_zero_only_when_the_change_is_consistent(self):
+        base = [0.1, 0.5, 0.0, 0.9, 0.3, 0.2, 0.7, 0.4]
+        lifted = [b + 0.05 for b in base]
+        d = stats.paired_difference(lifted, base)
+        self.assertAlmostEqual(d["mean"], 0.05)
+        self.assertGreater(d["interval"][0], 0)
+        self.assertEqual((d["better"], d["same"], d["worse"]), (8, 0, 0))
+        mixed = stats.paired_difference([b + (0.3 if i % 2 else -0.3) for i, b in enumerate(base)], base)
+        self.assertLess(mixed["interval"][0], 0)
+        self.assertGreater(mixed["interval"][1], 0)
+        with self.assertRaises(ValueError):
+            stats.paired_difference(base[:3], base)
+
+
+class CompareTest(unittest.TestCase):
+    def compare(self, base: dict, new: dict) -> str:
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for name, q in (("base", base), ("new", new)):
+                paths.append(os.path.join(d, f"{name}.json"))
+                with open(paths[-1], "w") as f:
+                    json.dump(q, f)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                quality.compare(Namespace(base=paths[0], new=paths[1]))
+            return out.getvalue()
+
+    def test_mean_report_keeps_each_clips_figures(self):
+        r = mean_report([report(0.0), report(0.5)])
+        self.assertEqual(r["passed"], 0.25)
+        self.assertEqual(r["byClip"]["passed"], [0.0, 0.5])
+
+    def test_compare_sets_two_runs_side_by_side_clip_by_clip(self):
+        prompts = [f"prompt {i}" for i in range(4)]
+        table = self.compare(run([0.0, 0.1, 0.2, 0.3], prompts), run([0.1, 0.2, 0.3, 0.4], prompts))
+        self.assertIn("| seen prompts | pass | 15.0% | 25.0% | +10.0 pp | +10.0 to +10.0 pp | 4 / 0 / 0 |", table)
+        self.assertIn("| held-out prompts | coherent |", table)
+
+    def test_compare_refuses_runs_of_other_prompts(self):
+        with self.assertRaisesRegex(SystemExit, "other seen prompts"):
+            self.compare(run([0.0, 0.1], ["a", "b"]), run([0.0, 0.1], ["a", "c"]))
+
+    def test_the_quality_page_gives_the_intervals(self):
+        text = quality.uncertainty(run([0.0, 0.2, 0.4, 0.6], ["a", "b", "c", "d"]))
+        self.assertIn("95% intervals over the 4 clips", text)
+        self.assertRegex(text, r"seen prompts: pass \d+\.\d-\d+\.\d%, coherent 50\.0-50\.0%")
+
+
+if __name__ == "__main__":
+    unittest.main()
