@@ -49,6 +49,13 @@ def prompt_set(n: int, heldout_split: bool, seed: int) -> list[tuple[world.Scene
     return out
 
 
+def summary(results: dict) -> dict:
+    """The results as a terminal shows them: the means, without the steering table or each clip's figures."""
+    def trim(v):
+        return {k: trim(x) for k, x in v.items() if k != "byClip"} if isinstance(v, dict) else v
+    return {k: trim(v) for k, v in results.items() if k != "steering"}
+
+
 def to_hwc(frames: torch.Tensor) -> np.ndarray:
     return frames.permute(0, 2, 3, 1).numpy()
 
@@ -228,7 +235,7 @@ def main(args: argparse.Namespace) -> None:
     results["wallSeconds"] = round(time.time() - t0, 1)
     with open(os.path.join(args.out, "quality.json"), "w") as f:
         json.dump(results, f, indent=2)
-    print(json.dumps({k: v for k, v in results.items() if k != "steering"}, indent=2))
+    print(json.dumps(summary(results), indent=2))
 
 
 if __name__ == "__main__":

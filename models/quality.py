@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from evaluate import edited, mean_report, prompt_set, steering
+from evaluate import edited, mean_report, prompt_set, steering, summary
 from livegen import analyze, stats, world
 from model_card import CHECK, adherence_table, pct, steering_section
 
@@ -133,7 +133,7 @@ last minute of the long run {pct(results['longHorizon']['lastMinute']['passed'])
 """
     with open(args.doc, "w") as f:
         f.write(doc)
-    print(json.dumps({k: v for k, v in results.items() if k != "steering"}, indent=2))
+    print(json.dumps(summary(results), indent=2))
 
 
 def uncertainty(results: dict) -> str:
