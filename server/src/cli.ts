@@ -29,10 +29,11 @@ commands:
                         the live server (in a child process): first frame of a new stream and of
                         a joining viewer, prompt-to-pixel latency, server CPU per viewer, viewers
                         at 99% delivery
-  quality [--json out/quality.json] [--doc docs/QUALITY.md] [--long-minutes 10] [--prompts 8]
+  quality [--json out/quality.json] [--doc FILE] [--long-minutes 10] [--prompts 8]
           [--edit-prompts 6] [--seconds 10] [--threads 2] [--model DIR]
                         prompt adherence, steering and long-run quality of the engine's frames,
                         judged by the analyzer (models/quality.py); writes docs/QUALITY.md
+                        (for another --model, out/QUALITY-<its folder>.md)
   model [--model DIR]   check a model directory and print what it is
   bench-model [--model DIR] [--threads N] [--runs N] [--json FILE]
                         time each ONNX graph; the model's cost per latent frame and video fps

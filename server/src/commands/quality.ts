@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,7 +35,7 @@ export async function qualityCommand(args: string[], defaultModel: string): Prom
     options: {
       model: { type: 'string', default: defaultModel },
       json: { type: 'string', default: 'out/quality.json' },
-      doc: { type: 'string', default: 'docs/QUALITY.md' },
+      doc: { type: 'string' },
       threads: { type: 'string', default: '2' },
       seconds: { type: 'string', default: '10' },
       prompts: { type: 'string', default: '8' },
@@ -47,6 +47,9 @@ export async function qualityCommand(args: string[], defaultModel: string): Prom
   const fps = model.manifest.video.fps;
   const fpl = model.manifest.latent.framesPerLatent;
   if (model.manifest.video.width !== 256 || fps !== 16 || fpl !== 4) throw new UsageError('quality judges the default world at 256x256, 16 fps, 4 frames per latent frame');
+  const doc = values.doc ?? qualityDocPath(model.dir, defaultModel);
+  // Made before the clips, which take minutes: a missing folder must not lose them at the end.
+  for (const file of [values.json, doc]) await mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livegen-quality-'));
   try {
     const planFile = path.join(dir, 'plan.json');
@@ -86,14 +89,23 @@ export async function qualityCommand(args: string[], defaultModel: string): Prom
       await client.close();
     }
     process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}quality: judging the frames\n`);
-    const { stdout } = await python(['score', '--plan', planFile, '--frames', dir, '--json', path.resolve(values.json), '--doc', path.resolve(values.doc),
+    const { stdout } = await python(['score', '--plan', planFile, '--frames', dir, '--json', path.resolve(values.json), '--doc', path.resolve(doc),
       '--model', path.relative(path.resolve(MODELS, '..'), model.dir)]);
     console.log(stdout.trim());
-    console.log(`quality: wrote ${values.json} and ${values.doc}`);
+    console.log(`quality: wrote ${values.json} and ${doc}`);
     return 0;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where the quality page goes when --doc is not given: docs/QUALITY.md is the shipped model's page,
+ * so another model's figures go beside it under out/ rather than over it.
+ */
+export function qualityDocPath(modelDir: string, defaultModel: string): string {
+  const dir = path.resolve(modelDir);
+  return dir === path.resolve(defaultModel) ? 'docs/QUALITY.md' : path.join('out', `QUALITY-${path.basename(dir)}.md`);
 }
 
 async function python(args: string[]): Promise<{ stdout: string }> {
