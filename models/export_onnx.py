@@ -187,13 +187,12 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
         decoder = load(sharpened)
         vae.decoder.load_state_dict(decoder["decoder"])
         decoder_steps = decoder["step"]
-    latents = os.path.join(run, "latents.pt")
-    if os.path.exists(latents) or not os.path.exists(os.path.join(run, "recovered.json")):
-        stats = load(latents)
+    # A recovered run keeps its shipped normalisation, in vae.pt (train.py), whether or not it has
+    # encoded latents yet; any other run's is its latent dataset's.
+    if not os.path.exists(os.path.join(run, "recovered.json")):
+        stats = load(os.path.join(run, "latents.pt"))
         vae.latent_mean.copy_(stats["latent_mean"])
         vae.latent_std.copy_(stats["latent_std"])
-    # else a recovered run that has encoded no latents yet: vae.pt holds the shipped normalisation,
-    # which is what it keeps (train.py), so its critic can learn and it can export before then.
     info = {"config": dataclasses.asdict(cfg), "steps": dit_steps, "decoderSteps": decoder_steps, "motionSteps": motion_steps}
     return info, text.eval(), dit.eval(), vae.eval()
 
