@@ -167,7 +167,7 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
 def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     """The EMA text encoder and denoiser and the VAE of a run: its latent normalisation (from its
     latent dataset, or a recovered run's shipped one), and its sharpened decoder when the decoder
-    phase has run."""
+    phase has run, or its refined one when the refine phase has."""
     with open(os.path.join(run, "config.json")) as f:
         cfg = dataclasses.replace(PRESETS["cpu"], **json.load(f))
     text, dit = build(cfg)
@@ -187,13 +187,19 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
         decoder = load(sharpened)
         vae.decoder.load_state_dict(decoder["decoder"])
         decoder_steps = decoder["step"]
+    refined, refine_steps = os.path.join(run, "refine.pt"), 0
+    if os.path.exists(refined):  # the refine phase's decoder, tuned on the denoiser's latents, comes last
+        decoder = load(refined)
+        vae.decoder.load_state_dict(decoder["decoder"])
+        refine_steps = decoder["step"]
     # A recovered run keeps its shipped normalisation, in vae.pt (train.py), whether or not it has
     # encoded latents yet; any other run's is its latent dataset's.
     if not os.path.exists(os.path.join(run, "recovered.json")):
         stats = load(os.path.join(run, "latents.pt"))
         vae.latent_mean.copy_(stats["latent_mean"])
         vae.latent_std.copy_(stats["latent_std"])
-    info = {"config": dataclasses.asdict(cfg), "steps": dit_steps, "decoderSteps": decoder_steps, "motionSteps": motion_steps}
+    info = {"config": dataclasses.asdict(cfg), "steps": dit_steps, "decoderSteps": decoder_steps, "motionSteps": motion_steps,
+            "refineSteps": refine_steps}
     return info, text.eval(), dit.eval(), vae.eval()
 
 
@@ -305,6 +311,7 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
         # The version names the weights, so that a replay log made with other weights is noticed.
         "version": f"1.0.0+{info.get('steps', 0)}steps" + (f".decoder{info['decoderSteps']}" if info.get("decoderSteps") else "")
                    + (f".motion{info['motionSteps']}" if info.get("motionSteps") else "")
+                   + (f".refine{info['refineSteps']}" if info.get("refineSteps") else "")
                    + (f".critic{info['criticSteps']}" if critic is not None and info.get("criticSteps") else ""),
         "video": {"width": size, "height": size, "fps": fps},
         "latent": {"channels": c.latent_channels, "height": c.latent_size, "width": c.latent_size,

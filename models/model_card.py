@@ -178,6 +178,10 @@ def main(args: argparse.Namespace) -> None:
     mot_log, mot_wall = read_log(os.path.join(args.run, "motion.log"))
     motion_row = (f"| motion (the decoder's velocity branch alone, against the renderer's true motion) | {mot_log[-1]['step']} | "
                   f"{cfg['motion_batch']} | {mot_wall / 60:.0f} min | {tail_mean(mot_log, 'loss'):.4f} (weighted squared error, (px/frame)²) |\n") if mot_log else ""
+    ref_log, ref_wall = read_log(os.path.join(args.run, "refine.log"))
+    refine_row = (f"| refine (the decoder again, on latents the trained denoiser draws from true history: it learns to read them) | "
+                  f"{ref_log[-1]['step']} | {cfg['decoder_batch']} clips x {cfg.get('refine_frames', preset['refine_frames'])} latent frames | "
+                  f"{ref_wall / 60:.0f} min | {tail_mean(ref_log, 'loss'):.4f} |\n") if ref_log else ""
     crit_log, crit_wall = read_log(os.path.join(args.run, "critic.log"))
     critic_row = ""
     if crit_log and "critic" in manifest["graphs"]:
@@ -250,7 +254,7 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
 |---|---|---|---|---|
 | {autoencoder_row} | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
 | denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages{stage_weighting}) |
-{decoder_row}{motion_row}{critic_row}
+{decoder_row}{motion_row}{refine_row}{critic_row}
 Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.{before}
 
 ## Quality

@@ -40,7 +40,7 @@ from livegen.layers import pick_device
 from livegen.runlog import save
 from livegen.train_denoiser import build, optimizer
 from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
-from train import fit_autoencoder, machine
+from train import fit_autoencoder, machine, refined_parameters
 
 
 def graph_weights(path: str, prefix: str = "") -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -204,6 +204,9 @@ def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoV
          step=training["decoderSteps"])
     save(os.path.join(out, "motion.pt"), velocity=vae.decoder.velocity.state_dict(), opt=fresh(vae.decoder.velocity.parameters()),
          step=training["motionSteps"])
+    if training.get("refineSteps"):
+        save(os.path.join(out, "refine.pt"), decoder=vae.decoder.state_dict(), opt=fresh(refined_parameters(vae.decoder)),
+             step=training["refineSteps"], denoiser_step=training["steps"])
     save(os.path.join(out, "denoiser.pt"), text=text.state_dict(), dit=dit.state_dict(), ema_text=text.state_dict(),
          ema_dit=dit.state_dict(), opt=optimizer(text, dit, cfg.lr)[0].state_dict(), step=training["steps"], config=cfg.model)
     with open(os.path.join(out, "config.json"), "w") as f:

@@ -24,6 +24,8 @@ from livegen import data, media, world
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
 from livegen.runlog import Log, load, resume, save
+from livegen.pyramid import SpatialPyramid, TemporalPyramid
+from livegen.sampler import run_stages
 from livegen.vae import VAEConfig, VideoVAE, causal_caches, warp
 
 
@@ -190,6 +192,18 @@ def velocity_error(velocity: torch.Tensor, motion: torch.Tensor, strength: float
     return ((velocity - motion) ** 2 * (1 + strength * moving)).mean()
 
 
+def frame_loss(recon: torch.Tensor, video: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decoder phases' loss of decoded clips (B, N, 3, H, W) against the true ones, and its palette term."""
+    weight = pixel_foreground_weights(video, cfg.foreground_weight)
+    loss = ((recon - video).abs() * weight).mean() + sum(
+        F.l1_loss(a, b) for a, b in zip(image_gradients(recon), image_gradients(video)))
+    # Frame-to-frame change is where a decoder that holds objects still inside a latent frame
+    # is wrong on every frame rather than on a few edge pixels.
+    loss = loss + cfg.decoder_motion_weight * ((recon.diff(dim=1) - video.diff(dim=1)).abs() * weight[:, 1:]).mean()
+    palette = palette_error(recon, video)
+    return loss + cfg.decoder_palette_weight * palette, palette
+
+
 def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
     """Sharpens the decoder on full frames with the encoder frozen, so the latent space the
     denoiser learned stays exactly as it was. An L1 loss on image gradients punishes the blur
@@ -222,14 +236,7 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
         cache = causal_caches(z)
         frames, velocity = vae.decoder.predict(z.flatten(0, 1), cache.flatten(0, 1))
         recon = warp(frames, velocity, T).reshape(video.shape)
-        weight = pixel_foreground_weights(video, cfg.foreground_weight)
-        loss = ((recon - video).abs() * weight).mean() + sum(
-            F.l1_loss(a, b) for a, b in zip(image_gradients(recon), image_gradients(video)))
-        # Frame-to-frame change is where a decoder that holds objects still inside a latent frame
-        # is wrong on every frame rather than on a few edge pixels.
-        loss = loss + cfg.decoder_motion_weight * ((recon.diff(dim=1) - video.diff(dim=1)).abs() * weight[:, 1:]).mean()
-        palette = palette_error(recon, video)
-        loss = loss + cfg.decoder_palette_weight * palette
+        loss, palette = frame_loss(recon, video, cfg)
         # The renderer knows the true motion, so the velocity field gets it as a direct target: the
         # photometric losses reach the warp only through edge pixels, and in 1000 steps on them
         # alone a velocity head learned nothing of the motion.
@@ -298,6 +305,100 @@ def train_motion(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
         save(decoder_path, **state)
     if step < cfg.motion_steps:
         print(f"motion: stopped at step {step} of {cfg.motion_steps} (time budget); run again to resume")
+        sys.exit(0)
+
+
+def refined_parameters(decoder: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """What the refine phase trains: the decoder without its velocity branch (frozen from here on)."""
+    decoder.velocity.requires_grad_(False)
+    return [p for p in decoder.parameters() if p.requires_grad]
+
+
+def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
+    """The refine phase: the decoder learns to read the latents the denoiser draws. The decoder
+    phase taught it the encoder's latents, but a stream decodes latents the denoiser drew, which
+    stray from any the encoder makes in ways the decoder never saw. Here the trained denoiser (EMA
+    weights, frozen, no guidance) draws each target latent frame of a rendered clip from the
+    clip's true history, starting at a spatial stage from `refine_start_stage` on, where the
+    stage's start keeps the true frame's coarser self under that stage's noise; what it draws
+    keeps the true frame's layout, so the true video frames are its target. The cache of each
+    drawn frame after the clip's first target is the frame drawn before it, as in a stream. A
+    share of target frames (`refine_true_share`) keep the encoder's latent, so the decoder does
+    not unlearn it. The encoder, the denoiser and the velocity branch stay frozen."""
+    from export_onnx import load_run
+    from livegen import pyramid
+    from livegen.text import default_tokenizer
+
+    info, text, dit, vae = load_run(out)
+    if not 1 <= cfg.refine_start_stage < SpatialPyramid().stages:
+        raise SystemExit(f"train: refine_start_stage must name a stage after the first (1-{SpatialPyramid().stages - 1})")
+    text, dit, vae = text.to(device), dit.to(device), vae.to(device)
+    path = os.path.join(out, "refine.pt")
+    decoder = vae.decoder
+    opt = torch.optim.AdamW(refined_parameters(decoder), lr=cfg.refine_lr, weight_decay=0.0)
+    step = resume(path, device, opt, decoder=decoder)
+    if step >= cfg.refine_steps:
+        return
+    heldout = world.load_heldout()
+    tokenizer = default_tokenizer()
+    sp, tp = SpatialPyramid(), TemporalPyramid()
+    rng = np.random.default_rng(4000 + step)
+    log = Log(os.path.join(out, "refine.log"), cfg.refine_steps)
+    T, K = vae.cfg.frames_per_latent, cfg.refine_frames
+    vae.eval()
+    decoder.train()
+
+    def fresh(_, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randn((cfg.decoder_batch,) + shape, device=device)
+
+    @torch.no_grad()
+    def drawn(z: torch.Tensor, k: int, prompt: tuple[torch.Tensor, torch.Tensor], stage: int) -> torch.Tensor:
+        """The denoiser's latent frame k (B, C, h, w) of normalised clips z (B, K, C, h, w), from their true history."""
+        b, _, c, h, _ = z.shape
+        past = [z[:, j] for j in range(max(0, k - tp.frames), k)]
+        levels = pyramid.history_levels(past, tp) if past else pyramid.empty_history(tp, b, c, h)
+        origin = pyramid.newest(levels) if dit.cfg.predicts == "residual" else torch.zeros_like(z[:, k])
+        levels = pyramid.corrupt_history(levels, tp.noise, fresh)
+        history = dit.encode_history(levels, torch.full((b,), tp.noise, device=device))
+        if dit.cfg.continuation == "bridge" and past:
+            # A bridge model runs the last stage alone from its carried prediction of the frame; the true frame stands in for it.
+            stage, coarse = sp.stages - 1, z[:, k] - origin
+        else:
+            coarse = pyramid.up(pyramid.down(z[:, k] - origin, sp.factor(stage - 1)))
+        s = sp.starts[stage]
+        return origin + run_stages(dit, sp, (1 - s) * coarse + s * torch.randn_like(coarse), stage, history, prompt, 1.0, fresh)
+
+    while step < cfg.refine_steps and time.time() < deadline:
+        past = int(rng.integers(0, tp.frames + 1))
+        video, scenes, _ = data.clip_batch(rng, cfg.decoder_batch, (past + K) * T, cfg.size, cfg.fps, heldout)
+        video = video.to(device)
+        with torch.no_grad():
+            z = vae.encode(video)  # (B, past + K, C, h, w) normalised
+            prompt = text(tokenizer.batch([world.caption(sc, rng) for sc in scenes]).to(device))
+            stage = int(rng.integers(cfg.refine_start_stage, sp.stages))
+            latents = torch.stack([drawn(z, past + j, prompt, stage) for j in range(K)], dim=1)
+            true = torch.rand(latents.shape[:2] + (1, 1, 1), device=device) < cfg.refine_true_share
+            raw = vae.denormalize(torch.where(true, z[:, past:], latents))
+            before = vae.denormalize(z[:, past - 1:past]) if past else torch.zeros_like(raw[:, :1])
+            cache = torch.cat([before, raw[:, :-1]], dim=1)
+        target = video[:, past * T:]
+        recon = decoder(raw.flatten(0, 1), cache.flatten(0, 1)).reshape(target.shape)
+        loss, palette = frame_loss(recon, target, cfg)
+        lr = cfg.refine_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.refine_steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 20 == 0:
+            log.write(step, loss=loss.item(), palette=palette.item(), psnr=psnr(recon.detach(), target), lr=lr)
+        if step % cfg.checkpoint_every == 0:
+            save(path, decoder=decoder.state_dict(), opt=opt.state_dict(), step=step, denoiser_step=info["steps"])
+    save(path, decoder=decoder.state_dict(), opt=opt.state_dict(), step=step, denoiser_step=info["steps"])
+    if step < cfg.refine_steps:
+        print(f"refine: stopped at step {step} of {cfg.refine_steps} (time budget); run again to resume")
         sys.exit(0)
 
 
@@ -390,6 +491,9 @@ def main(args: argparse.Namespace) -> None:
     if args.phase == "critic":
         critic_phase(cfg, args.out, torch.device("cpu"), deadline)
         return
+    if args.phase == "refine":
+        refine_decoder(cfg, args.out, device, deadline)
+        return
     if not os.path.exists(os.path.join(args.out, "latents.pt")):
         encode_latents(vae, cfg, args.out, device, deadline)
     if cfg.edit_clips and not os.path.exists(os.path.join(args.out, "edits.pt")):
@@ -401,6 +505,8 @@ def main(args: argparse.Namespace) -> None:
     train_motion(vae, cfg, args.out, device, deadline)
     finetune_decoder(vae, cfg, args.out, device, deadline)
     train_denoiser(cfg, args.out, device, deadline, vae)
+    if cfg.refine_steps:
+        refine_decoder(cfg, args.out, device, deadline)
     critic_phase(cfg, args.out, torch.device("cpu"), deadline)
 
 
@@ -408,10 +514,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--out", default="runs/cpu", help="checkpoints, logs and samples go here")
-    parser.add_argument("--phase", choices=["vae", "decoder", "motion", "critic", "all"], default="all",
+    parser.add_argument("--phase", choices=["vae", "decoder", "motion", "critic", "refine", "all"], default="all",
                         help="vae: the autoencoder alone; decoder: the autoencoder, then the decoder phase (no denoiser); "
                              "motion: the decoder phase, then the velocity branch alone; critic: the first-frame critic of "
-                             "the trained denoiser alone; all: every phase")
+                             "the trained denoiser alone; refine: the decoder on the trained denoiser's latents alone; all: every phase")
     parser.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes")
     parser.add_argument("--set", action="append", help="override a config field, e.g. --set steps=5000")
     main(parser.parse_args())

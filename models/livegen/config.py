@@ -54,6 +54,12 @@ class TrainConfig:
     motion_start_share: float = 0.0  # share of the other examples whose history is one frame: a stream's second frame, where the motion must start from the text alone
     stage_weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # loss weight per spatial stage, coarsest first: the coarse stages place the objects, yet their loss is a fraction of the finest stage's
     ema: float = 0.999
+    # Refine phase: the decoder, on latents the trained denoiser draws (train.py, refine_decoder); 0 steps: no such phase
+    refine_steps: int = 0
+    refine_frames: int = 2  # target latent frames per clip, each drawn from the clip's true history
+    refine_start_stage: int = 1  # the denoiser starts each draw at a spatial stage from this one to the last, from the true frame noised to the stage's start
+    refine_true_share: float = 0.25  # share of target frames that keep the encoder's latent
+    refine_lr: float = 5e-5
     # Critic phase: the model's first frames judged by the quality analyzer teach the FrameCritic that picks a stream's first frame
     critic_prompts: int = 900  # training-split prompts whose first frames are sampled and judged
     critic_seeds: int = 8  # first frames per prompt
@@ -72,6 +78,6 @@ PRESETS: dict[str, TrainConfig] = {
                        checkpoint_every=2000),
     # A quick end-to-end pass for tests of the training code itself.
     "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, motion_steps=2, motion_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
-                         model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1, motion_fit_steps=2,
+                         model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1, motion_fit_steps=2, refine_steps=2,
                          critic_prompts=2, critic_seeds=2, critic_steps=2, critic_batch=4, first_frame_candidates=2),
 }

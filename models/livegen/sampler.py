@@ -160,11 +160,7 @@ def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float,
             out[i] = denoise(dit, sp, [tuple(x[i] for x in level) for level in levels], sigma_c, (emb[t], mask[t]), guidance,
                              lambda stage, shape: noise(stage, shape)[i], newest[i], start[i])
         return out
-    guided = guidance != 1.0
-    hk, hv, hb = dit.encode_history(levels, torch.full((b,), sigma_c))
-    if guided:
-        hk, hv, hb = hk.repeat(1, 2, 1, 1, 1), hv.repeat(1, 2, 1, 1, 1), hb.repeat(2, 1, 1, 1)
-    emb, mask = text
+    history = dit.encode_history(levels, torch.full((b,), sigma_c))
     first = 0
     if bridge and bool(has_past.all()):
         first = sp.stages - 1
@@ -173,18 +169,33 @@ def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float,
     else:
         side = cfg.latent_size // sp.factor(0)
         x = noise(0, (cfg.latent_channels, side, side))
+    x = run_stages(dit, sp, x, first, history, text, guidance, noise)
+    return x + newest if cfg.predicts == "residual" else x
+
+
+@torch.no_grad()
+def run_stages(dit: PyramidDiT, sp: pyramid.SpatialPyramid, x: torch.Tensor, first: int, history, text: tuple[torch.Tensor, torch.Tensor],
+               guidance: float, noise: Callable[[int, tuple[int, ...]], torch.Tensor]) -> torch.Tensor:
+    """The spatial pyramid from `x` (B, C, ...) at stage `first`'s size and starting sigma to the
+    clean latent: each stage's Euler steps, and the jump into each later one. `history` is the
+    history pass's (keys, values, bias) for the B clips."""
+    b = x.shape[0]
+    hk, hv, hb = history
+    if guidance != 1.0:
+        hk, hv, hb = hk.repeat(1, 2, 1, 1, 1), hv.repeat(1, 2, 1, 1, 1), hb.repeat(2, 1, 1, 1)
+    emb, mask = text
     for stage in range(first, sp.stages):
         if stage > first:
             alpha, beta = sp.jump(stage)
-            z = noise(stage, (cfg.latent_channels,) + tuple(2 * s for s in x.shape[-2:]))
+            z = noise(stage, (x.shape[1],) + tuple(2 * s for s in x.shape[-2:]))
             x = alpha * pyramid.up(x) + beta * pyramid.block_noise(z)
         start, end, n = sp.starts[stage], sp.ends[stage], sp.steps[stage]
         for i in range(n):
             sigma = start + (end - start) * i / n
-            if guided:
+            if guidance != 1.0:
                 v = dit(x.repeat(2, 1, 1, 1), torch.full((2 * b,), sigma), emb, mask, hk, hv, hb)
                 v = v[b:] + guidance * (v[:b] - v[b:])
             else:
                 v = dit(x, torch.full((b,), sigma), emb[:b], mask[:b], hk, hv, hb)
             x = x + v / n
-    return x + newest if cfg.predicts == "residual" else x
+    return x

@@ -265,10 +265,10 @@ class TrainingRunTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as out:
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", out,
                             "--set", "continuation=bridge"], check=True, capture_output=True, cwd=models)
-            for name in ("vae.pt", "latents.pt", "edits.pt", "denoiser.pt", "motion.pt", "decoder.pt", "critic.pt", "config.json"):
+            for name in ("vae.pt", "latents.pt", "edits.pt", "denoiser.pt", "motion.pt", "decoder.pt", "refine.pt", "critic.pt", "config.json"):
                 self.assertTrue(os.path.exists(os.path.join(out, name)), name)
             info, _, _, _ = export_onnx.load_run(out)
-            self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (2, 2, 2))
+            self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"], info["refineSteps"]), (2, 2, 2, 2))
 
             card = os.path.join(out, "card")
             subprocess.run([sys.executable, os.path.join(models, "evaluate.py"), "--run", out, "--out", card, "--seconds", "1",
@@ -313,6 +313,8 @@ class TrainingRunTest(unittest.TestCase):
             first_card = ship(out, model)
             self.assertIn("| first latent frame from text alone, seen prompts, best of 2 by the critic | 3 | 12 |", first_card)
             self.assertIn("| ablation: first latent frame, one candidate (no critic) | 3 | 12 |", first_card)
+            self.assertIn("| refine (the decoder again, on latents the trained denoiser draws from true history: it learns to read "
+                          "them) | 2 | 1 clips x 2 latent frames |", first_card)
             self.assertIn("| first-frame critic: 2 first frames of each of 2 training prompts, sampled by the denoiser and judged "
                           "by the quality analyzer, then the fit | 2 | 4 |", first_card)
             with open(os.path.join(model, "manifest.json")) as f:
@@ -324,7 +326,7 @@ class TrainingRunTest(unittest.TestCase):
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", recovered,
                             "--set", "steps=4", "--set", "foreground_from=history", "--set", "stage_weights=4,2,1", "--set", "predicts=residual"], check=True, capture_output=True, cwd=models)
             info, _, _, _ = export_onnx.load_run(recovered)
-            self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"]), (4, 2, 2))
+            self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"], info["refineSteps"]), (4, 2, 2, 2))
             shipped, rebuilt = export_onnx.load_run(out)[3], export_onnx.load_run(recovered)[3]
             torch.testing.assert_close(rebuilt.latent_mean, shipped.latent_mean)  # the latent space the denoiser learned
             torch.testing.assert_close(rebuilt.latent_std, shipped.latent_std)
