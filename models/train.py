@@ -1,10 +1,11 @@
-"""Trains the default model in resumable phases: autoencoder, latent dataset, decoder, motion, denoiser, critic.
+"""Trains the default model in resumable phases: autoencoder, latent dataset, decoder, motion, denoiser, refine, critic.
 
     /usr/bin/python3 models/train.py --preset cpu --out runs/cpu
 
 Uses CUDA when present (`--preset gpu` sizes the run for it), else every CPU core. Each phase
-checkpoints to --out and picks up where it stopped when the command runs again; a finished phase
-is skipped. Losses go to <out>/<phase>.log (JSON lines); samples to <out>/samples/.
+checkpoints to --out and picks up where it stopped when the command runs again, with the settings
+the run has in <out>/config.json (`--set` changes them); a finished phase is skipped. Losses go to
+<out>/<phase>.log (JSON lines); samples to <out>/samples/.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 
 import numpy as np
 import torch
@@ -461,8 +462,23 @@ def critic_phase(cfg: TrainConfig, out: str, device: torch.device, deadline: flo
         sys.exit(0)
 
 
+def run_config(out: str, preset: TrainConfig) -> TrainConfig:
+    """The config of the run in `out`: its config.json when it has one, so that a run continued
+    without repeating its --set flags (or rebuilt by recover.py) keeps its settings, and the
+    preset for a new run or for fields the file lacks. A copy either way: overrides must not
+    reach the preset itself."""
+    path = os.path.join(out, "config.json")
+    if not os.path.exists(path):
+        return replace(preset)
+    with open(path) as f:
+        saved = json.load(f)
+    known = {f.name: type(getattr(preset, f.name)) for f in fields(TrainConfig)}
+    print(f"continuing the run in {out} with its config.json (--set changes it)", flush=True)
+    return replace(preset, **{k: tuple(v) if known[k] is tuple else v for k, v in saved.items() if k in known})
+
+
 def main(args: argparse.Namespace) -> None:
-    cfg = replace(PRESETS[args.preset])  # a copy: the overrides must not reach the preset itself
+    cfg = run_config(args.out, PRESETS[args.preset])
     for override in args.set or []:
         apply_override(cfg, override)
     device = pick_device()
@@ -512,7 +528,8 @@ def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
+                        help="the settings of a new run (a run with a config.json keeps its own; --set changes them)")
     parser.add_argument("--out", default="runs/cpu", help="checkpoints, logs and samples go here")
     parser.add_argument("--phase", choices=["vae", "decoder", "motion", "critic", "refine", "all"], default="all",
                         help="vae: the autoencoder alone; decoder: the autoencoder, then the decoder phase (no denoiser); "

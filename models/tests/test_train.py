@@ -14,7 +14,7 @@ import torch
 import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
-from train import apply_override, palette_error, pixel_foreground_weights
+from train import apply_override, palette_error, pixel_foreground_weights, run_config
 from livegen.carry import MotionCarry, motion_error
 from livegen.train_denoiser import (Batcher, fit_motion_head, foreground_weights, learning_rate, optimizer, stage_examples,
                                     with_motion_head)
@@ -58,6 +58,15 @@ class TrainingExamplesTest(unittest.TestCase):
             with self.assertRaises(SystemExit) as err:
                 apply_override(cfg, bad)
             self.assertIn(named, str(err.exception))
+
+    def test_a_continued_run_keeps_the_settings_of_its_config_json_and_a_new_run_takes_the_preset(self):
+        with tempfile.TemporaryDirectory() as out:
+            self.assertEqual(run_config(out, PRESETS["cpu"]), PRESETS["cpu"])
+            with open(os.path.join(out, "config.json"), "w") as f:
+                json.dump({"steps": 5000, "stage_weights": [4, 2, 1], "retired_field": 1}, f)
+            cfg = run_config(out, PRESETS["cpu"])
+            self.assertEqual((cfg.steps, cfg.stage_weights, cfg.lr), (5000, (4, 2, 1), PRESETS["cpu"].lr))
+            self.assertEqual(PRESETS["cpu"].steps, 12000)  # the preset itself is untouched
 
     def test_weights_from_the_history_ignore_the_target_and_are_uniform_without_a_past(self):
         torch.manual_seed(0)
@@ -313,8 +322,7 @@ class TrainingRunTest(unittest.TestCase):
             first_card = ship(out, model)
             self.assertIn("| first latent frame from text alone, seen prompts, best of 2 by the critic | 3 | 12 |", first_card)
             self.assertIn("| ablation: first latent frame, one candidate (no critic) | 3 | 12 |", first_card)
-            self.assertIn("| refine (the decoder again, on latents the trained denoiser draws from true history: it learns to read "
-                          "them) | 2 | 1 clips x 2 latent frames |", first_card)
+            self.assertIn("# livegen-default 1.0.0+2steps.decoder2.motion2.refine2.critic2:", first_card)  # the version names the refine phase's steps
             self.assertIn("| first-frame critic: 2 first frames of each of 2 training prompts, sampled by the denoiser and judged "
                           "by the quality analyzer, then the fit | 2 | 4 |", first_card)
             with open(os.path.join(model, "manifest.json")) as f:
@@ -324,7 +332,7 @@ class TrainingRunTest(unittest.TestCase):
             subprocess.run([sys.executable, os.path.join(models, "recover.py"), "--model", model, "--out", recovered,
                             "--encoder-steps", "2"], check=True, capture_output=True, cwd=models)
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", recovered,
-                            "--set", "steps=4", "--set", "foreground_from=history", "--set", "stage_weights=4,2,1", "--set", "predicts=residual"], check=True, capture_output=True, cwd=models)
+                            "--set", "steps=4", "--set", "foreground_from=history", "--set", "stage_weights=4,2,1", "--set", "continuation=pyramid", "--set", "predicts=residual"], check=True, capture_output=True, cwd=models)
             info, _, _, _ = export_onnx.load_run(recovered)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"], info["refineSteps"]), (4, 2, 2, 2))
             shipped, rebuilt = export_onnx.load_run(out)[3], export_onnx.load_run(recovered)[3]
