@@ -133,6 +133,7 @@ def main(args: argparse.Namespace) -> None:
     recovered = read_json(recovered_path) if os.path.exists(recovered_path) else None
     vae_log, vae_wall = read_log(os.path.join(args.run, "encoder.log" if recovered else "vae.log"))
     den_log, den_wall = read_log(os.path.join(args.run, "denoiser.log"))
+    den_trained = not recovered or manifest["training"]["steps"] > recovered["from"]["steps"]
     dec_log, dec_wall = read_log(os.path.join(args.run, "decoder.log"))
     params = manifest["parameters"]
     size_mb = sum(os.path.getsize(os.path.join(args.model, f)) for f in manifest["graphs"].values()) / 1e6
@@ -165,7 +166,8 @@ def main(args: argparse.Namespace) -> None:
                   f"the right background in {pct(seen['background'])} of frames, but the prompt's objects appear as one "
                   f"region of the right colour in only {pct(seen['objects_present'])} of object-frames, and "
                   f"{pct(seen['passed'])} of frames pass the full check. "
-                  + (f"Its denoiser is model {recovered['from']['version']}'s, trained on for {den_wall / 60:.0f} more minutes"
+                  + ((f"Its denoiser is model {recovered['from']['version']}'s, trained on for {den_wall / 60:.0f} more minutes"
+                      if den_trained else f"Its denoiser is model {recovered['from']['version']}'s, unchanged, trained")
                      if recovered else f"Its denoiser was trained for {den_wall / 3600:.1f} hours")
                   + f" on {machine['cores']} CPU cores; training resumes where it stopped (`models/train.py` again, or "
                   "`models/recover.py` first on a machine without the checkpoints), and the GPU preset exists for a machine that has one.")
@@ -206,6 +208,15 @@ def main(args: argparse.Namespace) -> None:
                   f"follows it, from that model's card" + ("." if before else " (in git history)."))
         autoencoder_row = "VAE encoder, new, against the frozen decoder (128x128 crops)"
         den_steps = f"{src['steps']} to {den_steps}"
+    # A run rebuilt by recover.py may train no denoiser (a decoder phase alone): its card then has no denoiser data or row.
+    data = f"""- Data: procedurally rendered clips of the training split (`models/heldout.json` lists the
+  colour-shape and colour-on-background combinations never shown in training), captions with
+  random synonyms; {cfg['latent_clips']} clips of {cfg['latent_frames']} latent frames pre-encoded for the denoiser,
+  and {edit_clips} steering clips of {cfg.get('edit_frames', 0)} latent frames whose prompt changes (a new background
+  colour, or a new colour or shape for one object, in place) at a latent frame from 3 to 8; {edit_share}
+""" if den_trained else ""
+    denoiser_row = (f"| denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} "
+                    f"(velocity MSE summed over the 3 stages{stage_weighting}) |\n") if den_trained else ""
     speed = ""
     if bench:
         speed = (f"\nMeasured in onnxruntime-node on {bench['threads']} threads ({bench['cpu']}): "
@@ -242,19 +253,13 @@ all denoising steps with guidance {g['steps']:.2f}, decoder {g['decoder']:.2f}),
 {speed}
 ## Training
 
-- Data: procedurally rendered clips of the training split (`models/heldout.json` lists the
-  colour-shape and colour-on-background combinations never shown in training), captions with
-  random synonyms; {cfg['latent_clips']} clips of {cfg['latent_frames']} latent frames pre-encoded for the denoiser,
-  and {edit_clips} steering clips of {cfg.get('edit_frames', 0)} latent frames whose prompt changes (a new background
-  colour, or a new colour or shape for one object, in place) at a latent frame from 3 to 8; {edit_share}
-- Hardware: {hardware}; PyTorch {machine['torch']}.
+{data}- Hardware: {hardware}; PyTorch {machine['torch']}.
 - Command: `/usr/bin/python3 models/train.py --preset cpu --out {args.run} {overrides}` (every phase in turn, resumable; `--phase` runs only some of them).{continued}{origin}
 
 | phase | steps | batch | wall time | final loss (mean of last 10 logs) |
 |---|---|---|---|---|
 | {autoencoder_row} | {vae_log[-1]['step'] if vae_log else 0} | {cfg['vae_batch']} | {vae_wall / 60:.0f} min | {tail_mean(vae_log, 'loss'):.4f} (PSNR {tail_mean(vae_log, 'psnr'):.1f} dB on training crops) |
-| denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} (velocity MSE summed over the 3 stages{stage_weighting}) |
-{decoder_row}{motion_row}{refine_row}{critic_row}
+{denoiser_row}{decoder_row}{motion_row}{refine_row}{critic_row}
 Autoencoder reconstruction on held-out clips: **{q['vaePsnrHeldout']:.1f} dB PSNR**.{before}
 
 ## Quality

@@ -325,7 +325,9 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     keeps the true frame's layout, so the true video frames are its target. The cache of each
     drawn frame after the clip's first target is the frame drawn before it, as in a stream. A
     share of target frames (`refine_true_share`) keep the encoder's latent, so the decoder does
-    not unlearn it. The encoder, the denoiser and the velocity branch stay frozen."""
+    not unlearn it, and a share of clips (`refine_edit_share`) change their prompt at the first
+    target frame, as a steering edit does, so that the decoder follows a latent that no longer
+    matches its cache. The encoder, the denoiser and the velocity branch stay frozen."""
     from export_onnx import load_run
     from livegen import pyramid
     from livegen.text import default_tokenizer
@@ -371,7 +373,11 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
 
     while step < cfg.refine_steps and time.time() < deadline:
         past = int(rng.integers(0, tp.frames + 1))
-        video, scenes, _ = data.clip_batch(rng, cfg.decoder_batch, (past + K) * T, cfg.size, cfg.fps, heldout)
+        if rng.random() < cfg.refine_edit_share:
+            video, _, scenes = data.edit_clip_batch(rng, cfg.decoder_batch, (past + K) * T, [past * T] * cfg.decoder_batch,
+                                                    cfg.size, cfg.fps, heldout)
+        else:
+            video, scenes, _ = data.clip_batch(rng, cfg.decoder_batch, (past + K) * T, cfg.size, cfg.fps, heldout)
         video = video.to(device)
         with torch.no_grad():
             z = vae.encode(video)  # (B, past + K, C, h, w) normalised
@@ -478,6 +484,7 @@ def run_config(out: str, preset: TrainConfig) -> TrainConfig:
 
 
 def main(args: argparse.Namespace) -> None:
+    new_run = not os.path.exists(os.path.join(args.out, "config.json"))
     cfg = run_config(args.out, PRESETS[args.preset])
     for override in args.set or []:
         apply_override(cfg, override)
@@ -486,7 +493,7 @@ def main(args: argparse.Namespace) -> None:
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(asdict(cfg), f, indent=2)
     deadline = time.time() + args.minutes * 60 if args.minutes else math.inf
-    print(f"training on {device} with preset {args.preset!r}", flush=True)
+    print(f"training on {device}" + (f" with preset {args.preset!r}" if new_run else ""), flush=True)
     with open(os.path.join(args.out, "machine.json"), "w") as f:
         json.dump(machine(device), f, indent=2)
     vae = train_vae(cfg, args.out, device, deadline)

@@ -60,6 +60,7 @@ class TrainConfig:
     refine_start_stage: int = 1  # the denoiser starts each draw at a spatial stage from this one to the last, from the true frame noised to the stage's start
     refine_true_share: float = 0.25  # share of target frames that keep the encoder's latent
     refine_lr: float = 5e-5
+    refine_edit_share: float = 0.0  # share of batches whose clips change their prompt at the first target frame (a steering edit)
     # Critic phase: the model's first frames judged by the quality analyzer teach the FrameCritic that picks a stream's first frame
     critic_prompts: int = 900  # training-split prompts whose first frames are sampled and judged
     critic_seeds: int = 8  # first frames per prompt
@@ -78,6 +79,6 @@ PRESETS: dict[str, TrainConfig] = {
                        checkpoint_every=2000),
     # A quick end-to-end pass for tests of the training code itself.
     "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, motion_steps=2, motion_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
-                         model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1, motion_fit_steps=2, refine_steps=2,
+                         model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1, motion_fit_steps=2, refine_steps=2, refine_edit_share=0.5,
                          critic_prompts=2, critic_seeds=2, critic_steps=2, critic_batch=4, first_frame_candidates=2),
 }
