@@ -21,11 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livegen import data, media, world
+from livegen import data, media, pyramid, world
 from livegen.config import PRESETS, TrainConfig
 from livegen.layers import pick_device
 from livegen.runlog import Log, load, resume, save
-from livegen.pyramid import SpatialPyramid, TemporalPyramid
 from livegen.sampler import run_stages
 from livegen.vae import VAEConfig, VideoVAE, causal_caches, warp
 
@@ -34,6 +33,17 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB of two videos in [-1, 1], measured on the 0..255 scale."""
     mse = F.mse_loss((a.clamp(-1, 1) + 1) * 127.5, (b.clamp(-1, 1) + 1) * 127.5).item()
     return 10 * math.log10(255**2 / max(mse, 1e-10))
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, lr: float, clip: torch.nn.Module | None = None) -> None:
+    """One step of a phase at learning rate `lr`, the gradient norm of `clip`'s parameters clipped to 1 when given."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip is not None:
+        torch.nn.utils.clip_grad_norm_(clip.parameters(), 1.0)
+    opt.step()
 
 
 def autoencoder_clips(rng: np.random.Generator, cfg: TrainConfig, heldout: dict, frames_per_latent: int) -> torch.Tensor:
@@ -75,12 +85,7 @@ def fit_autoencoder(vae: VideoVAE, trained: torch.nn.Module, key: str, cfg: Trai
         video = autoencoder_clips(rng, cfg, heldout, T).to(device)
         loss, recon, kl = autoencoder_loss(vae, video, cfg.vae_kl)
         lr = cfg.vae_lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, lr, trained)
         step += 1
         if step % 20 == 0:
             log.write(step, loss=loss.item(), kl=kl.item(), psnr=psnr(recon.detach(), video), lr=lr)
@@ -246,12 +251,7 @@ def finetune_decoder(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.de
             loss = loss + cfg.decoder_velocity_weight * velocity_error(velocity, motion.to(device), cfg.foreground_weight)
         done = max(0, step - cfg.decoder_schedule_start)
         lr = cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * done / max(1, cfg.decoder_steps - cfg.decoder_schedule_start)))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.decoder.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, lr, vae.decoder)
         step += 1
         if step % 20 == 0:
             log.write(step, loss=loss.item(), palette=palette.item(), psnr=psnr(recon.detach(), video), lr=lr)
@@ -288,11 +288,7 @@ def train_motion(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
         target = F.avg_pool2d(motion.flatten(0, 1).to(device), 4)  # (B*K, 2, H/4, W/4)
         loss = velocity_error(branch(torch.cat([z, cache], dim=2).flatten(0, 1)), target, cfg.foreground_weight)
         lr = cfg.motion_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.motion_steps))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(opt, loss, lr)
         step += 1
         if step % 20 == 0:
             log.write(step, loss=loss.item(), lr=lr)
@@ -329,12 +325,12 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     target frame, as a steering edit does, so that the decoder follows a latent that no longer
     matches its cache. The encoder, the denoiser and the velocity branch stay frozen."""
     from export_onnx import load_run
-    from livegen import pyramid
     from livegen.text import default_tokenizer
 
+    sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
+    if not 1 <= cfg.refine_start_stage < sp.stages:
+        raise SystemExit(f"train: refine_start_stage must name a stage after the first (1-{sp.stages - 1})")
     info, text, dit, vae = load_run(out)
-    if not 1 <= cfg.refine_start_stage < SpatialPyramid().stages:
-        raise SystemExit(f"train: refine_start_stage must name a stage after the first (1-{SpatialPyramid().stages - 1})")
     text, dit, vae = text.to(device), dit.to(device), vae.to(device)
     path = os.path.join(out, "refine.pt")
     decoder = vae.decoder
@@ -344,7 +340,6 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
         return
     heldout = world.load_heldout()
     tokenizer = default_tokenizer()
-    sp, tp = SpatialPyramid(), TemporalPyramid()
     rng = np.random.default_rng(4000 + step)
     log = Log(os.path.join(out, "refine.log"), cfg.refine_steps)
     T, K = vae.cfg.frames_per_latent, cfg.refine_frames
@@ -392,12 +387,7 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
         recon = decoder(raw.flatten(0, 1), cache.flatten(0, 1)).reshape(target.shape)
         loss, palette = frame_loss(recon, target, cfg)
         lr = cfg.refine_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.refine_steps))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, lr, decoder)
         step += 1
         if step % 20 == 0:
             log.write(step, loss=loss.item(), palette=palette.item(), psnr=psnr(recon.detach(), target), lr=lr)
@@ -455,7 +445,6 @@ def critic_phase(cfg: TrainConfig, out: str, device: torch.device, deadline: flo
     """The first-frame critic of the trained denoiser (livegen/train_critic.py), with the EMA weights
     and the decoder as the exporter ships them."""
     from export_onnx import load_run
-    from livegen import pyramid
     from livegen.sampler import Generator
     from livegen.text import default_tokenizer
     from livegen.train_critic import train_critic
@@ -468,24 +457,22 @@ def critic_phase(cfg: TrainConfig, out: str, device: torch.device, deadline: flo
         sys.exit(0)
 
 
-def run_config(out: str, preset: TrainConfig) -> TrainConfig:
-    """The config of the run in `out`: its config.json when it has one, so that a run continued
-    without repeating its --set flags (or rebuilt by recover.py) keeps its settings, and the
-    preset for a new run or for fields the file lacks. A copy either way: overrides must not
-    reach the preset itself."""
+def saved_config(out: str, preset: TrainConfig) -> TrainConfig | None:
+    """The config of the run in `out` from its config.json, so that a run continued without
+    repeating its --set flags (or rebuilt by recover.py) keeps its settings; the preset fills the
+    fields the file lacks. None for a new run."""
     path = os.path.join(out, "config.json")
     if not os.path.exists(path):
-        return replace(preset)
+        return None
     with open(path) as f:
         saved = json.load(f)
     known = {f.name: type(getattr(preset, f.name)) for f in fields(TrainConfig)}
-    print(f"continuing the run in {out} with its config.json (--set changes it)", flush=True)
     return replace(preset, **{k: tuple(v) if known[k] is tuple else v for k, v in saved.items() if k in known})
 
 
 def main(args: argparse.Namespace) -> None:
-    new_run = not os.path.exists(os.path.join(args.out, "config.json"))
-    cfg = run_config(args.out, PRESETS[args.preset])
+    saved = saved_config(args.out, PRESETS[args.preset])
+    cfg = saved or replace(PRESETS[args.preset])  # a copy: the overrides must not reach the preset itself
     for override in args.set or []:
         apply_override(cfg, override)
     device = pick_device()
@@ -493,7 +480,8 @@ def main(args: argparse.Namespace) -> None:
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(asdict(cfg), f, indent=2)
     deadline = time.time() + args.minutes * 60 if args.minutes else math.inf
-    print(f"training on {device}" + (f" with preset {args.preset!r}" if new_run else ""), flush=True)
+    print(f"training on {device}, " + (f"continuing the run in {args.out} with its config.json (--set changes it)" if saved
+                                        else f"a new run with preset {args.preset!r}"), flush=True)
     with open(os.path.join(args.out, "machine.json"), "w") as f:
         json.dump(machine(device), f, indent=2)
     vae = train_vae(cfg, args.out, device, deadline)

@@ -14,7 +14,7 @@ import torch
 import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
-from train import apply_override, palette_error, pixel_foreground_weights, run_config
+from train import apply_override, palette_error, pixel_foreground_weights, saved_config
 from livegen.carry import MotionCarry, motion_error
 from livegen.train_denoiser import (Batcher, fit_motion_head, foreground_weights, learning_rate, optimizer, stage_examples,
                                     with_motion_head)
@@ -59,12 +59,12 @@ class TrainingExamplesTest(unittest.TestCase):
                 apply_override(cfg, bad)
             self.assertIn(named, str(err.exception))
 
-    def test_a_continued_run_keeps_the_settings_of_its_config_json_and_a_new_run_takes_the_preset(self):
+    def test_a_continued_run_keeps_the_settings_of_its_config_json_and_a_new_run_has_none(self):
         with tempfile.TemporaryDirectory() as out:
-            self.assertEqual(run_config(out, PRESETS["cpu"]), PRESETS["cpu"])
+            self.assertIsNone(saved_config(out, PRESETS["cpu"]))
             with open(os.path.join(out, "config.json"), "w") as f:
                 json.dump({"steps": 5000, "stage_weights": [4, 2, 1], "retired_field": 1}, f)
-            cfg = run_config(out, PRESETS["cpu"])
+            cfg = saved_config(out, PRESETS["cpu"])
             self.assertEqual((cfg.steps, cfg.stage_weights, cfg.lr), (5000, (4, 2, 1), PRESETS["cpu"].lr))
             self.assertEqual(PRESETS["cpu"].steps, 12000)  # the preset itself is untouched
 
