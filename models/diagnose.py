@@ -79,13 +79,12 @@ def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text
         past = [clips[:, j] for j in range(max(0, k - gen.temporal.frames), k)]
         sampled = gen.latent_frame(past, text, seeds, k)
         cache = gen.decoder.vae.denormalize(clips[:, k - 1]) if k > 0 else torch.zeros_like(sampled)
-        read = gen.read(text, torch.arange(len(seeds)))
-        model, _ = gen.decoder(sampled, cache, *read)
-        true, _ = gen.decoder(clips[:, k], cache, *read)
+        model, _ = gen.decoder(sampled, cache)
+        true, _ = gen.decoder(clips[:, k], cache)
         motion = None
         if k > 0:
             before_cache = gen.decoder.vae.denormalize(clips[:, k - 2]) if k > 1 else torch.zeros_like(sampled)
-            before, _ = gen.decoder(clips[:, k - 1], before_cache, *read)
+            before, _ = gen.decoder(clips[:, k - 1], before_cache)
             motion = displacement(before[:, -1].numpy(), true[:, -1].numpy(), model[:, -1].numpy(), prompts)
         rows.append({
             "frame": k,
@@ -102,13 +101,12 @@ def from_true_start(gen: Generator, clips: torch.Tensor, prompts: list[str], tex
                     window: int) -> list[dict]:
     """Free-running clips whose first latent frame is the true one, judged per window of latent frames."""
     past = [clips[:, 0]]
-    read = gen.read(text, torch.arange(len(seeds)))
-    rgb, cache = gen.decoder(clips[:, 0], torch.zeros_like(clips[:, 0]), *read)
+    rgb, cache = gen.decoder(clips[:, 0], torch.zeros_like(clips[:, 0]))
     video = [rgb]
     for k in range(1, n_latent):
         x = gen.latent_frame(past, text, seeds, k)
         past = (past + [x])[-gen.temporal.frames:]
-        rgb, cache = gen.decoder(x, cache, *read)
+        rgb, cache = gen.decoder(x, cache)
         video.append(rgb)
     frames = torch.cat(video, dim=1).numpy()  # (B, T, H, W, 3)
     per_latent = frames.shape[1] // n_latent

@@ -77,26 +77,23 @@ def mean_report(reports: list[analyze.ClipReport]) -> dict:
 
 
 @torch.no_grad()
-def vae_psnr(gen: Generator, size: int, fps: float, clips: int = 12) -> float:
+def vae_psnr(vae, size: int, fps: float, clips: int = 12) -> float:
     heldout = world.load_heldout()
     rng = np.random.default_rng(4242)
-    vae = gen.decoder.vae
     errs = []
     for _ in range(clips):
         scene = world.sample_scene(rng, heldout, want_heldout=True)
         video = world.render(scene, 16, size, fps, float(rng.uniform(0, 30)))[None].float() / 127.5 - 1
-        recon = vae.decode_clip(vae.encode(video), *gen.read(gen.text([world.caption(scene)]), torch.arange(1))).clamp(-1, 1)
+        recon = vae.decode_clip(vae.encode(video)).clamp(-1, 1)
         errs.append(((recon - video) * 127.5).pow(2).mean().item())
     return 10 * math.log10(255**2 / float(np.mean(errs)))
 
 
 @torch.no_grad()
-def autoencoded(gen: Generator, frames: torch.Tensor, prompt: str) -> torch.Tensor:
-    """uint8 frames (N, 3, H, W) of a prompt encoded and decoded by the autoencoder, as uint8."""
+def autoencoded(vae, frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames (N, 3, H, W) encoded and decoded by the autoencoder, as uint8."""
     video = frames[None].float() / 127.5 - 1
-    vae = gen.decoder.vae
-    recon = vae.decode_clip(vae.encode(video), *gen.read(gen.text([prompt]), torch.arange(1)))
-    return ((recon.clamp(-1, 1)[0] + 1) * 127.5).round().to(torch.uint8)
+    return ((vae.decode_clip(vae.encode(video)).clamp(-1, 1)[0] + 1) * 127.5).round().to(torch.uint8)
 
 
 def edited(scene: world.Scene, rng: np.random.Generator) -> tuple[world.Scene, str]:
@@ -145,7 +142,7 @@ def main(args: argparse.Namespace) -> None:
     n_latent = int(args.seconds * fps / T)
     results: dict = {"run": args.run, "trainingSteps": info["steps"], "guidance": args.guidance, "firstFrameCandidates": gen.candidates,
                      "secondsPerClip": args.seconds, "size": size, "fps": fps}
-    results["vaePsnrHeldout"] = round(vae_psnr(gen, size, fps), 2)
+    results["vaePsnrHeldout"] = round(vae_psnr(vae, size, fps), 2)
     print(f"vae psnr (held-out clips): {results['vaePsnrHeldout']} dB", flush=True)
 
     for split, heldout_split, seed in (("seen", False, 11), ("heldout", True, 12)):
@@ -158,7 +155,7 @@ def main(args: argparse.Namespace) -> None:
             reports.append(report)
             truth = world.render(scene, n_latent * T, size, fps)
             ceiling.append(analyze.analyze_clip(to_hwc(truth), prompt)[0])
-            through_vae.append(analyze.analyze_clip(to_hwc(autoencoded(gen, truth, prompt)), prompt)[0])
+            through_vae.append(analyze.analyze_clip(to_hwc(autoencoded(vae, truth)), prompt)[0])
             if i < 4:
                 sheet.append(frames[: 8 * 6 : 6])
             if i < 2 and args.gifs:

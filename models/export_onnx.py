@@ -6,7 +6,7 @@ The graphs (docs/model-format.md is the contract):
 - text_encoder.onnx      ids -> text, text_mask
 - denoiser_history.onnx  history levels + sigma_c -> history_k, history_v, history_bias
 - denoiser_step.onnx     latent, sigma, text, text_mask, history_k, history_v, history_bias -> velocity
-- vae_decoder.onnx       latent, cache [, text, text_mask where it reads the prompt] -> frames, next_cache
+- vae_decoder.onnx       latent, cache -> frames, next_cache
 - motion_carry.onnx      latent, previous, text, text_mask -> moved (a bridge model's alone)
 - frame_critic.onnx      frames, text, text_mask -> score (a model whose run has a critic)
 parity.json + parity.bin hold inputs and the PyTorch outputs for each graph; the TypeScript
@@ -34,7 +34,7 @@ from livegen.runlog import load
 from livegen.sampler import CANDIDATE_STRIDE, GUIDANCE, Generator
 from livegen.text import TextEncoder, Tokenizer, default_tokenizer
 from livegen.train_denoiser import build
-from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE, load_trained
+from livegen.vae import StreamingDecoder, VAEConfig, VideoVAE
 
 OPSET = 17
 TOKENIZER_CASES = [
@@ -153,10 +153,6 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
         elif isinstance(layer, nn.Conv2d):
             velocity += side * side * layer.weight.numel()
     decoder += velocity
-    if dec.reader is not None:  # its query and output at 1/16 resolution, attention over the prompt, keys and values
-        r = dec.reader
-        decoder += s * s * (r.query.weight.numel() + r.out.weight.numel() + 2 * text_tokens * r.query.out_channels) \
-            + text_tokens * (r.key.weight.numel() + r.value.weight.numel())
     carry = 0
     if dit.motion is not None:  # the motion-carry graph runs the branch again, then its head
         head = dit.motion
@@ -179,8 +175,8 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     text.load_state_dict(state["ema_text"])
     dit.load_state_dict(state["ema_dit"])
     dit_steps = state["step"]
-    vae = VideoVAE(VAEConfig(text_width=dit.cfg.text_width if cfg.decoder_reads_prompt else 0))
-    load_trained(vae, load(os.path.join(run, "vae.pt"))["model"])
+    vae = VideoVAE(VAEConfig())
+    vae.load_state_dict(load(os.path.join(run, "vae.pt"))["model"])
     sharpened, motion = os.path.join(run, "decoder.pt"), os.path.join(run, "motion.pt")
     decoder_steps = motion_steps = 0
     if os.path.exists(motion):
@@ -189,12 +185,12 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
         motion_steps = state["step"]
     if os.path.exists(sharpened):  # the whole decoder, its velocity branch included
         decoder = load(sharpened)
-        load_trained(vae.decoder, decoder["decoder"])
+        vae.decoder.load_state_dict(decoder["decoder"])
         decoder_steps = decoder["step"]
     refined, refine_steps = os.path.join(run, "refine.pt"), 0
     if os.path.exists(refined):  # the refine phase's decoder, tuned on the denoiser's latents, comes last
         decoder = load(refined)
-        load_trained(vae.decoder, decoder["decoder"])
+        vae.decoder.load_state_dict(decoder["decoder"])
         refine_steps = decoder["step"]
     # A recovered run keeps its shipped normalisation, in vae.pt (train.py), whether or not it has
     # encoded latents yet; any other run's is its latent dataset's.
@@ -288,20 +284,15 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
             with torch.no_grad():
                 fixtures.add("carry", dict(zip(names, inputs)), {"moved": carry(*inputs)})
     cache = vae.denormalize(rng.gaussian(seed, 3, (1, c.latent_channels, c.latent_size, c.latent_size)))
-    names, inputs = ["latent", "cache"], (z, cache)
-    prompt = (emb[:1], mask[:1]) if decoder.reads_prompt else ()  # the conditional row
-    if prompt:
-        names, inputs = names + ["text", "text_mask"], inputs + prompt
-    export(decoder, inputs, os.path.join(out, "vae_decoder.onnx"), names, ["frames", "next_cache"],
-           {"latent": {0: "batch"}, "cache": {0: "batch"}, "text": {0: "batch", 1: "tokens"}, "text_mask": {0: "batch", 1: "tokens"},
-            "frames": {0: "batch"}, "next_cache": {0: "batch"}})
+    export(decoder, (z, cache), os.path.join(out, "vae_decoder.onnx"), ["latent", "cache"], ["frames", "next_cache"],
+           {"latent": {0: "batch"}, "cache": {0: "batch"}, "frames": {0: "batch"}, "next_cache": {0: "batch"}})
     with torch.no_grad():
-        frames, next_cache = decoder(*inputs)
-    fixtures.add("vaeDecoder", dict(zip(names, inputs)), {"frames": frames, "next_cache": next_cache})
+        frames, next_cache = decoder(z, cache)
+    fixtures.add("vaeDecoder", {"latent": z, "cache": cache}, {"frames": frames, "next_cache": next_cache})
     if critic is not None:
         graphs["critic"] = "frame_critic.onnx"
         with torch.no_grad():  # one candidate: a row of frames is 0.8 MB of the model directory's 50
-            candidate, _ = decoder(rng.gaussian(seed, 5, tuple(z.shape)), torch.zeros_like(z), *prompt)
+            candidate, _ = decoder(rng.gaussian(seed, 5, tuple(z.shape)), torch.zeros_like(z))
         names, inputs = ["frames", "text", "text_mask"], (candidate, emb[:1], mask[:1])
         export(CriticGraph(critic), inputs, os.path.join(out, graphs["critic"]), names, ["score"],
                {"frames": {0: "batch"}, "text": {0: "batch", 1: "tokens"}, "text_mask": {0: "batch", 1: "tokens"}, "score": {0: "batch"}})
@@ -335,7 +326,6 @@ def export_model(text: TextEncoder, dit: PyramidDiT, vae: VideoVAE, tokenizer: T
                             "tokens": tp.tokens(c.latent_size, c.patch)},
         "guidance": {"scale": GUIDANCE},
         **({"firstFrame": {"candidates": gen.candidates, "candidateStride": CANDIDATE_STRIDE}} if critic is not None else {}),
-        "vaeDecoder": {"readsPrompt": decoder.reads_prompt},
         "denoiser": {"width": c.width, "depth": c.depth, "heads": c.heads, "textWidth": c.text_width, "predicts": c.predicts,
                      "continuation": c.continuation},
         "rng": {"algorithm": "hash32-box-muller", "streamsPerLatentFrame": 16, "stageNoise": 0, "historyNoise": 8},

@@ -180,8 +180,6 @@ def main(args: argparse.Namespace) -> None:
     mot_log, mot_wall = read_log(os.path.join(args.run, "motion.log"))
     motion_row = (f"| motion (the decoder's velocity branch alone, against the renderer's true motion) | {mot_log[-1]['step']} | "
                   f"{cfg['motion_batch']} | {mot_wall / 60:.0f} min | {tail_mean(mot_log, 'loss'):.4f} (weighted squared error, (px/frame)²) |\n") if mot_log else ""
-    reads = "; each latent cell attends to the prompt's tokens (the prompt reader, trained in the refine phase)" \
-        if manifest.get("vaeDecoder", {}).get("readsPrompt") else ""
     ref_log, ref_wall = read_log(os.path.join(args.run, "refine.log"))
     refine_row = (f"| refine (the decoder again, on latents the trained denoiser draws from true history: it learns to read them) | "
                   f"{ref_log[-1]['step']} | {cfg['decoder_batch']} clips x {cfg.get('refine_frames', preset['refine_frames'])} latent frames | "
@@ -241,7 +239,7 @@ the contract the files follow.
 |---|---|---|
 | text encoder | word tokenizer ({len(manifest['tokenizer']['vocab'])} words), 2-layer transformer, width {manifest['denoiser']['textWidth']} | {params['textEncoder'] / 1e6:.2f}M |
 | denoiser | PyramidDiT: {manifest['denoiser']['depth']} adaLN blocks, width {manifest['denoiser']['width']}, {manifest['denoiser']['heads']} heads, 2x2-cell tokens{residual} | {params['denoiser'] / 1e6:.2f}M |
-| VAE decoder | causal (cache = previous latent), 16x spatial and 4x temporal, 4x4 pixel shuffle, a velocity field moves objects between the 4 frames{reads} | {params['vaeDecoder'] / 1e6:.2f}M |
+| VAE decoder | causal (cache = previous latent), 16x spatial and 4x temporal, 4x4 pixel shuffle, a velocity field moves objects between the 4 frames | {params['vaeDecoder'] / 1e6:.2f}M |
 
 - Latent: {manifest['latent']['channels']} x {manifest['latent']['height']} x {manifest['latent']['width']} per latent frame.
 - Spatial pyramid: {len(stages)} stages at {', '.join(f"{s['scale']:g}" for s in stages)} of the latent side, {', '.join(str(s['steps']) for s in stages)} Euler steps, with Pyramid Flow's corrective renoising at each jump; guidance {manifest['guidance']['scale']:g}.

@@ -72,8 +72,7 @@ def module_path(node: str, prefix: str) -> str:
     'blocks.0.mlp.0'. A scope names a child of a Sequential with its parent ('mlp', 'mlp.0'), and
     a module called again gets a suffix ('patch_embed_1')."""
     parts = [re.sub(r"_\d+$", "", p) for p in node.strip("/").split("/")[:-1]]
-    wrappers = prefix.rstrip(".").split(".")
-    while parts and parts[0] in wrappers:  # a wrapper's scope appears only where a forward calls the module ('/decoder/...' of 'vae.decoder.')
+    if parts and parts[0] == prefix.rstrip("."):  # a wrapper's scope appears only when its forward calls the module
         parts = parts[1:]
     path: list[str] = []
     for p in parts:
@@ -143,7 +142,7 @@ def rebuild(model_dir: str) -> tuple[dict, TrainConfig, torch.nn.Module, torch.n
     training = {"version": manifest["version"], **manifest["training"]}
     cfg = dataclasses.replace(PRESETS["cpu"], **training["config"])
     text, dit = build(cfg)
-    vae = VideoVAE(VAEConfig(text_width=dit.cfg.text_width if cfg.decoder_reads_prompt else 0))
+    vae = VideoVAE(VAEConfig())
     restore_model(model_dir, text, dit, vae)
     return training, cfg, text, dit, vae
 
@@ -176,8 +175,7 @@ def restore_model(model_dir: str, text: torch.nn.Module, dit: torch.nn.Module, v
                                                   history(i["sigma_c"], *(i[n] for n in history_names(n_levels))))), 1e-4)
     check(fixtures, "step", lambda i: {"velocity": dit(*(i[n] for n in STEP_INPUTS))}, 1e-4)
     decoder = StreamingDecoder(vae)
-    check(fixtures, "vaeDecoder", lambda i: dict(zip(("frames", "next_cache"),
-                                                     decoder(i["latent"], i["cache"], i.get("text"), i.get("text_mask")))), 1.0)
+    check(fixtures, "vaeDecoder", lambda i: dict(zip(("frames", "next_cache"), decoder(i["latent"], i["cache"]))), 1.0)
     if "carry" in graphs:
         carry = MotionCarry(vae, dit.motion)
         check(fixtures, "carry", lambda i: {"moved": carry(i["latent"], i["previous"], i["text"], i["text_mask"])}, 1e-4)
@@ -201,16 +199,13 @@ def write_run(out: str, training: dict, cfg: TrainConfig, text, dit, vae: VideoV
     def fresh(params, **kw) -> dict:
         return torch.optim.AdamW(params, **kw).state_dict()
 
-    # The autoencoder and decoder phases train a decoder without a prompt reader; the refine phase's has it.
-    plain = {k: v for k, v in vae.state_dict().items() if ".reader." not in k}
-    params = [p for name, p in vae.named_parameters() if ".reader." not in name]
-    save(os.path.join(out, "vae.pt"), model=plain, opt=fresh(params), step=cfg.vae_steps)
-    save(os.path.join(out, "decoder.pt"), decoder={k.removeprefix("decoder."): v for k, v in plain.items() if k.startswith("decoder.")},
-         opt=fresh([p for name, p in vae.decoder.named_parameters() if not name.startswith("reader.")]), step=training["decoderSteps"])
+    save(os.path.join(out, "vae.pt"), model=vae.state_dict(), opt=fresh(vae.parameters()), step=cfg.vae_steps)
+    save(os.path.join(out, "decoder.pt"), decoder=vae.decoder.state_dict(), opt=fresh(vae.decoder.parameters()),
+         step=training["decoderSteps"])
     save(os.path.join(out, "motion.pt"), velocity=vae.decoder.velocity.state_dict(), opt=fresh(vae.decoder.velocity.parameters()),
          step=training["motionSteps"])
     if training.get("refineSteps"):
-        save(os.path.join(out, "refine.pt"), decoder=vae.decoder.state_dict(), opt=fresh(refined_parameters(vae.decoder, cfg)),
+        save(os.path.join(out, "refine.pt"), decoder=vae.decoder.state_dict(), opt=fresh(refined_parameters(vae.decoder)),
              step=training["refineSteps"], denoiser_step=training["steps"])
     save(os.path.join(out, "denoiser.pt"), text=text.state_dict(), dit=dit.state_dict(), ema_text=text.state_dict(),
          ema_dit=dit.state_dict(), opt=optimizer(text, dit, cfg.lr)[0].state_dict(), step=training["steps"], config=cfg.model)

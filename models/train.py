@@ -38,7 +38,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, lr: float, clip: torch.nn.Module | None = None) -> None:
     """One step of a phase at learning rate `lr`, the gradient norm of `clip`'s parameters clipped to 1 when given."""
     for g in opt.param_groups:
-        g["lr"] = lr * g.get("lr_scale", 1.0)
+        g["lr"] = lr
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if clip is not None:
@@ -305,16 +305,10 @@ def train_motion(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
         sys.exit(0)
 
 
-def refined_parameters(decoder: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
-    """What the refine phase trains, as optimizer groups: the decoder without its velocity branch
-    (frozen from here on), its prompt reader (new, from zero) at `refine_reader_lr`."""
+def refined_parameters(decoder: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """What the refine phase trains: the decoder without its velocity branch (frozen from here on)."""
     decoder.velocity.requires_grad_(False)
-    reader = {id(p) for p in decoder.reader.parameters()} if decoder.reader is not None else set()
-    tuned = [p for p in decoder.parameters() if p.requires_grad and id(p) not in reader]
-    groups = [{"params": tuned}]
-    if reader:
-        groups.append({"params": list(decoder.reader.parameters()), "lr_scale": cfg.refine_reader_lr / cfg.refine_lr})
-    return groups
+    return [p for p in decoder.parameters() if p.requires_grad]
 
 
 def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: float) -> None:
@@ -329,8 +323,7 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     share of target frames (`refine_true_share`) keep the encoder's latent, so the decoder does
     not unlearn it, and a share of clips (`refine_edit_share`) change their prompt at the first
     target frame, as a steering edit does, so that the decoder follows a latent that no longer
-    matches its cache. The encoder, the denoiser and the velocity branch stay frozen. With
-    `decoder_reads_prompt`, the decoder reads each clip's prompt too (livegen/vae.py, PromptReader)."""
+    matches its cache. The encoder, the denoiser and the velocity branch stay frozen."""
     from export_onnx import load_run
     from livegen.text import default_tokenizer
 
@@ -341,7 +334,7 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     text, dit, vae = text.to(device), dit.to(device), vae.to(device)
     path = os.path.join(out, "refine.pt")
     decoder = vae.decoder
-    opt = torch.optim.AdamW(refined_parameters(decoder, cfg), lr=cfg.refine_lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(refined_parameters(decoder), lr=cfg.refine_lr, weight_decay=0.0)
     step = resume(path, device, opt, decoder=decoder)
     if step >= cfg.refine_steps:
         return
@@ -391,8 +384,7 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
             before = vae.denormalize(z[:, past - 1:past]) if past else torch.zeros_like(raw[:, :1])
             cache = torch.cat([before, raw[:, :-1]], dim=1)
         target = video[:, past * T:]
-        read = [t.repeat_interleave(K, dim=0) for t in prompt] if decoder.reader is not None else []
-        recon = decoder(raw.flatten(0, 1), cache.flatten(0, 1), *read).reshape(target.shape)
+        recon = decoder(raw.flatten(0, 1), cache.flatten(0, 1)).reshape(target.shape)
         loss, palette = frame_loss(recon, target, cfg)
         lr = cfg.refine_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.refine_steps))
         optimizer_step(opt, loss, lr, decoder)
@@ -443,11 +435,6 @@ def apply_override(cfg: TrainConfig, override: str) -> None:
     if not sep or not hasattr(cfg, key):
         raise SystemExit(f"train: --set takes key=value with a key of the config (livegen/config.py), not {override!r}")
     kind = type(getattr(cfg, key))
-    if kind is bool:  # bool("false") is True
-        if value.lower() not in ("true", "false"):
-            raise SystemExit(f"train: --set {key}: {value!r} is not true or false")
-        setattr(cfg, key, value.lower() == "true")
-        return
     try:
         setattr(cfg, key, tuple(float(v) for v in value.split(",")) if kind is tuple else kind(value))
     except ValueError:

@@ -61,8 +61,6 @@ class TrainConfig:
     refine_true_share: float = 0.25  # share of target frames that keep the encoder's latent
     refine_lr: float = 5e-5
     refine_edit_share: float = 0.0  # share of batches whose clips change their prompt at the first target frame (a steering edit)
-    decoder_reads_prompt: bool = False  # the refine phase gives the decoder a PromptReader (livegen/vae.py): it draws what the prompt says the denoiser's blob is
-    refine_reader_lr: float = 1e-3  # the reader's learning rate: it starts from zero, while the rest of the decoder is only tuned
     # Critic phase: the model's first frames judged by the quality analyzer teach the FrameCritic that picks a stream's first frame
     critic_prompts: int = 900  # training-split prompts whose first frames are sampled and judged
     critic_seeds: int = 8  # first frames per prompt

@@ -14,8 +14,7 @@ Per latent frame k (docs/model-format.md gives the same algorithm for the engine
    A stream's first frame, where the model has a FrameCritic and more than one candidate, is
    sampled once per candidate (candidate j draws the noise of seed + j * CANDIDATE_STRIDE), each
    is decoded, and the one whose video frames the critic scores highest is kept (livegen/critic.py).
-4. Decode the new latent with the causal decoder (cache = the previous raw latent; a decoder that
-   reads the prompt gets the prompt's conditional embedding too).
+4. Decode the new latent with the causal decoder (cache = the previous raw latent).
 
 Several clips can run as one batch (`generate_many`): each draws its noise from its own seed, so
 a clip comes out the same whichever clips share its batch, and the evaluation runs several times
@@ -81,13 +80,9 @@ class Generator:
         clip_rows = torch.arange(b).repeat_interleave(n)
         rows = clip_rows if emb.shape[0] == b else torch.cat([clip_rows, clip_rows + b])  # the empty prompts' rows follow
         x = self.sample([], (emb[rows], mask[rows]), [candidate_seed(s, j) for s in seeds for j in range(n)], frame)
-        frames, _ = self.decoder(x, torch.zeros_like(x), *self.read(text, clip_rows))  # a stream's first frame decodes with an empty cache
+        frames, _ = self.decoder(x, torch.zeros_like(x))  # a stream's first frame decodes with an empty cache
         score = self.critic.score(frames, emb[clip_rows], mask[clip_rows]).reshape(b, n)
         return x.reshape(b, n, *x.shape[1:])[torch.arange(b), score.argmax(dim=1)]
-
-    def read(self, text: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The prompt rows the decoder reads, where it reads the prompt (nothing where it does not)."""
-        return (text[0][rows], text[1][rows]) if self.decoder.reads_prompt else ()
 
     def sample(self, past: list[torch.Tensor], text: tuple[torch.Tensor, torch.Tensor], seeds: list[int], frame: int) -> torch.Tensor:
         """One latent frame per clip, each from its own seed's noise."""
@@ -119,10 +114,9 @@ class Generator:
         cache = torch.zeros(len(seeds), cfg.latent_channels, cfg.latent_size, cfg.latent_size)
         for k in range(n_latent):
             prompts = [[p for start, p in schedule if start <= k][-1] for schedule in schedules]
-            text = self.text(prompts)
-            x = self.latent_frame(past, text, seeds, k)
+            x = self.latent_frame(past, self.text(prompts), seeds, k)
             past = (past + [x])[-self.temporal.frames:]
-            rgb, cache = self.decoder(x, cache, *self.read(text, torch.arange(len(seeds))))  # (B, T, H, W, 3) uint8
+            rgb, cache = self.decoder(x, cache)  # (B, T, H, W, 3) uint8
             latents.append(x)
             frames.append(rgb.permute(0, 1, 4, 2, 3))
             if progress:

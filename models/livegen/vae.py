@@ -25,7 +25,6 @@ class VAEConfig:
     frames_per_latent: int = 4  # temporal compression
     enc_width: tuple[int, int] = (128, 256)  # at 1/8 and 1/16 resolution
     dec_width: tuple[int, int, int] = (256, 128, 64)  # at 1/16, 1/8, 1/4 resolution
-    text_width: int = 0  # the prompt embedding the decoder reads (the text encoder's width); 0: it reads none
 
 
 class ResBlock(nn.Module):
@@ -38,36 +37,6 @@ class ResBlock(nn.Module):
 
     def forward(self, x):
         return x + self.conv2(F.silu(self.conv1(F.silu(x))))
-
-
-class PromptReader(nn.Module):
-    """(x (B, W, h, w) decoder features at latent resolution, text (B, L, Dt), text_mask (B, L)) ->
-    what each cell adds to its features from the prompt (B, W, h, w).
-
-    A latent frame the denoiser drew often holds an object as a blob of the right colour at the
-    right place whose outline says little of its shape or size; the prompt says both. Each cell
-    attends to the prompt's tokens with what it shows (its colour), which binds an object to its
-    own words when a prompt names two. Zero at start: the decoder as it was."""
-
-    def __init__(self, width: int, text_width: int, inner: int = 128, heads: int = 4):
-        super().__init__()
-        self.heads = heads
-        self.query = nn.Conv2d(width, inner, 1)
-        self.key = nn.Linear(text_width, inner)
-        self.value = nn.Linear(text_width, inner)
-        self.out = nn.Conv2d(inner, width, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, x, text, text_mask):
-        b, _, h, w = x.shape
-        n, L = self.heads, text.shape[1]
-        q = self.query(F.silu(x)).reshape(b, n, -1, h * w).transpose(2, 3)  # (B, n, hw, d)
-        k = self.key(text).reshape(b, L, n, -1).transpose(1, 2)  # (B, n, L, d)
-        v = self.value(text).reshape(b, L, n, -1).transpose(1, 2)
-        att = q @ k.transpose(2, 3) * q.shape[-1] ** -0.5 + ((1 - text_mask) * -1e4)[:, None, None, :]
-        y = (att.softmax(dim=-1) @ v).transpose(2, 3).reshape(b, -1, h, w)  # (B, inner, h, w)
-        return self.out(y)
 
 
 class Encoder(nn.Module):
@@ -91,8 +60,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """(z, cache) each (B, C, H/16, W/16) [, text (B, L, Dt), text_mask (B, L) where it reads the
-    prompt] -> (B, T, 3, H, W) video frames in [-1, 1]."""
+    """(z, cache) each (B, C, H/16, W/16) -> (B, T, 3, H, W) video frames in [-1, 1]."""
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
@@ -117,16 +85,11 @@ class Decoder(nn.Module):
             nn.Conv2d(64, 2, 1))  # at 1/4 resolution
         nn.init.zeros_(self.velocity[-1].weight)
         nn.init.zeros_(self.velocity[-1].bias)
-        self.reader = PromptReader(w1, cfg.text_width) if cfg.text_width else None
 
-    def predict(self, z, cache, text=None, text_mask=None):
+    def predict(self, z, cache):
         """The frames before the warp (B*T, 3, H, W) and the velocity field (B, 2, H, W), pixels per video frame."""
         both = torch.cat([z, cache], dim=1)
         x = self.block1(self.inp(both))
-        if self.reader is not None:
-            if text is None:
-                raise ValueError("this decoder reads the prompt: give it text and text_mask")
-            x = x + self.reader(x, text, text_mask)
         x = self.block2(self.up1(F.interpolate(F.silu(x), scale_factor=2.0, mode="nearest")))
         x = self.block3(self.up2(F.interpolate(F.silu(x), scale_factor=2.0, mode="nearest")))
         x = F.silu(x)
@@ -135,8 +98,8 @@ class Decoder(nn.Module):
         velocity = F.interpolate(self.velocity(both), scale_factor=4.0, mode="bilinear", align_corners=False)
         return frames.reshape(b * self.frames, 3, h, w), velocity
 
-    def forward(self, z, cache, text=None, text_mask=None):
-        frames, velocity = self.predict(z, cache, text, text_mask)
+    def forward(self, z, cache):
+        frames, velocity = self.predict(z, cache)
         b, _, h, w = velocity.shape
         return warp(frames, velocity, self.frames).reshape(b, self.frames, 3, h, w)
 
@@ -188,25 +151,14 @@ class VideoVAE(nn.Module):
         mean, _ = self.encode_moments(video)
         return self.normalize(mean)
 
-    def decode_clip(self, latents, text=None, text_mask=None):
-        """Normalised latents (B, K, C, h, w) [and each clip's prompt, where the decoder reads it] ->
-        (B, K*T, 3, H, W) in [-1, 1], all frames in one batch: each latent frame's cache is the
-        frame before it (zeros for the first)."""
+    def decode_clip(self, latents):
+        """Normalised latents (B, K, C, h, w) -> (B, K*T, 3, H, W) in [-1, 1], all frames in one batch:
+        each latent frame's cache is the frame before it (zeros for the first)."""
         z = self.denormalize(latents)
         cache = causal_caches(z)
         b, k = z.shape[:2]
-        if text is not None:
-            text, text_mask = text.repeat_interleave(k, dim=0), text_mask.repeat_interleave(k, dim=0)
-        frames = self.decoder(z.flatten(0, 1), cache.flatten(0, 1), text, text_mask)  # (B*K, T, 3, H, W)
+        frames = self.decoder(z.flatten(0, 1), cache.flatten(0, 1))  # (B*K, T, 3, H, W)
         return frames.reshape(b, k * self.cfg.frames_per_latent, *frames.shape[2:])
-
-
-def load_trained(module: nn.Module, state: dict) -> None:
-    """Loads trained weights into a VideoVAE or its Decoder; weights from before the decoder read
-    the prompt leave its reader at its zero start (the decoder as it was)."""
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if unexpected or any("reader." not in k for k in missing):
-        raise RuntimeError(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
 
 
 def causal_caches(z: torch.Tensor) -> torch.Tensor:
@@ -216,23 +168,18 @@ def causal_caches(z: torch.Tensor) -> torch.Tensor:
 
 
 class StreamingDecoder(nn.Module):
-    """The exported decoder step: one normalised latent frame + cache [+ the prompt] -> its RGB frames + the next cache."""
+    """The exported decoder step: one normalised latent frame + cache -> its RGB frames + the next cache."""
 
     def __init__(self, vae: VideoVAE):
         super().__init__()
         self.vae = vae
 
-    @property
-    def reads_prompt(self) -> bool:
-        return self.vae.decoder.reader is not None
-
-    def forward(self, latent, cache, text=None, text_mask=None):
-        """latent (B, C, h, w) normalised; cache (B, C, h, w) raw previous latent (zeros at start);
-        text (B, L, Dt) and text_mask (B, L), the prompt's conditional embedding, where the decoder reads it.
+    def forward(self, latent, cache):
+        """latent (B, C, h, w) normalised; cache (B, C, h, w) raw previous latent (zeros at start).
 
         Returns frames (B, T, H, W, 3) uint8 RGB and the next cache (B, C, h, w).
         """
         z = self.vae.denormalize(latent)
-        frames = self.vae.decoder(z, cache, text, text_mask)  # (B, T, 3, H, W) in [-1, 1]
+        frames = self.vae.decoder(z, cache)  # (B, T, 3, H, W) in [-1, 1]
         rgb = ((frames.clamp(-1, 1) + 1) * 127.5).round()
         return rgb.permute(0, 1, 3, 4, 2).to(torch.uint8), z

@@ -1,11 +1,9 @@
-"""Exports the tiny test model as a bridge model, its motion branch awake, with a first-frame critic
-and a decoder that reads the prompt, for the engine's tests:
+"""Exports the tiny test model as a bridge model, its motion branch awake, with a first-frame critic, for the engine's tests:
 
     /usr/bin/python3 -m tests.export_tiny OUT      (from models/)
 
 A bridge model's sampler runs the motion-carry graph, which a model trained with the default
-continuation never exports, the critic graph that picks one of several first frames, and feeds
-the decoder the prompt;
+continuation never exports, and the critic graph that picks one of several first frames;
 tests/engine/bridgeModel.test.ts checks the engine against this one's PyTorch fixtures."""
 import sys
 
@@ -17,11 +15,11 @@ from tests.tiny_model import tiny_model
 
 
 def main(out: str) -> None:
-    tok, text, dit, vae = tiny_model(continuation="bridge", reads_prompt=True)
-    with torch.no_grad():  # the zero-initialised layers too: a still velocity branch, head or reader would do nothing
+    tok, text, dit, vae = tiny_model(continuation="bridge")
+    with torch.no_grad():  # the zero-initialised layers too: a still velocity branch or head would carry nothing
         for p in list(text.parameters()) + list(dit.parameters()):
             p.add_(0.05 * torch.randn_like(p))
-        for p in list(vae.decoder.velocity.parameters()) + list(vae.decoder.reader.parameters()):
+        for p in vae.decoder.velocity.parameters():
             p.add_(0.1 * torch.randn_like(p))
     # Seeded and sharpened so that of the parity sampler's three first-frame candidates it keeps
     # the last, clearly: the engine must draw every candidate's noise as PyTorch does.

@@ -53,12 +53,8 @@ class TrainingExamplesTest(unittest.TestCase):
         apply_override(cfg, "stage_weights=4,2,1")
         apply_override(cfg, "steps=5000")
         apply_override(cfg, "lr=0.0002")
-        apply_override(cfg, "decoder_reads_prompt=True")
-        self.assertEqual((cfg.stage_weights, cfg.steps, cfg.lr, cfg.decoder_reads_prompt), ((4.0, 2.0, 1.0), 5000, 2e-4, True))
-        apply_override(cfg, "decoder_reads_prompt=false")
-        self.assertFalse(cfg.decoder_reads_prompt)
-        for bad, named in (("stage_weight=1", "stage_weight=1"), ("steps", "'steps'"), ("steps=many", "'many' is not a valid int"),
-                           ("stage_weights=4;2", "valid list of numbers"), ("decoder_reads_prompt=1", "'1' is not true or false")):
+        self.assertEqual((cfg.stage_weights, cfg.steps, cfg.lr), ((4.0, 2.0, 1.0), 5000, 2e-4))
+        for bad, named in (("stage_weight=1", "stage_weight=1"), ("steps", "'steps'"), ("steps=many", "'many' is not a valid int"), ("stage_weights=4;2", "valid list of numbers")):
             with self.assertRaises(SystemExit) as err:
                 apply_override(cfg, bad)
             self.assertIn(named, str(err.exception))
@@ -277,7 +273,7 @@ class TrainingRunTest(unittest.TestCase):
         models = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         with tempfile.TemporaryDirectory() as out:
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", out,
-                            "--set", "continuation=bridge", "--set", "decoder_reads_prompt=true"], check=True, capture_output=True, cwd=models)
+                            "--set", "continuation=bridge"], check=True, capture_output=True, cwd=models)
             for name in ("vae.pt", "latents.pt", "edits.pt", "denoiser.pt", "motion.pt", "decoder.pt", "refine.pt", "critic.pt", "config.json"):
                 self.assertTrue(os.path.exists(os.path.join(out, name)), name)
             info, _, _, _ = export_onnx.load_run(out)
@@ -332,7 +328,6 @@ class TrainingRunTest(unittest.TestCase):
             with open(os.path.join(model, "manifest.json")) as f:
                 manifest = json.load(f)
             self.assertEqual((manifest["firstFrame"]["candidates"], manifest["graphs"]["critic"]), (2, "frame_critic.onnx"))
-            self.assertTrue(manifest["vaeDecoder"]["readsPrompt"])
             self.assertIn("![first frames](card/first.png)", first_card)
             subprocess.run([sys.executable, os.path.join(models, "recover.py"), "--model", model, "--out", recovered,
                             "--encoder-steps", "2"], check=True, capture_output=True, cwd=models)

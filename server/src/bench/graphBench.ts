@@ -107,8 +107,7 @@ export async function benchGraphs(dir: string, threads: number, runs: number): P
     const latent = float([batch, c, height * stage.scale, width * stage.scale], 7);
     stepMs.push(await median(step, { ...stepFeedsBase, latent }, runs));
   }
-  const prompt: Record<string, ort.Tensor> = m.vaeDecoder?.readsPrompt ? { text: conditionalRow(textOut['text']), text_mask: conditionalRow(textOut['text_mask']) } : {};
-  const decoderMs = await median(decoder, { latent: float([1, c, height, width], 9), cache: filled([1, c, height, width], 0), ...prompt }, runs);
+  const decoderMs = await median(decoder, { latent: float([1, c, height, width], 9), cache: filled([1, c, height, width], 0) }, runs);
   let carryMs = 0;
   if (model.graphPaths.carry) {
     const carry = await open(model.graphPaths.carry);

@@ -49,8 +49,6 @@ export const ManifestSchema = Type.Object({
   guidance: Type.Object({ scale: Type.Number({ minimum: 0 }) }),
   // Absent in models without a critic: those sample one first frame.
   firstFrame: Type.Optional(Type.Object({ candidates: PositiveInt, candidateStride: Type.Integer({ minimum: 0, maximum: 0xffffffff }) })),
-  // Absent in models exported before it existed: their decoder reads the latent and its cache alone.
-  vaeDecoder: Type.Optional(Type.Object({ readsPrompt: Type.Boolean() })),
   denoiser: Type.Object({
     width: PositiveInt,
     depth: PositiveInt,

@@ -258,8 +258,7 @@ export class Sampler {
     const t3 = performance.now();
 
     const cache = take(float([1, c, height, width], job.cache), 0, conditional);
-    const prompt: Feeds = m.vaeDecoder?.readsPrompt ? { text: take(text, 0, conditional), text_mask: take(mask, 0, conditional) } : {};
-    const decoded = await this.#runner.run('vaeDecoder', { latent: float([rows, c, height, width], x), cache, ...prompt });
+    const decoded = await this.#runner.run('vaeDecoder', { latent: float([rows, c, height, width], x), cache });
     const frames = output(decoded, 'frames');
     const best = rows > 1 ? await this.#pick(frames, take(text, 0, conditional), take(mask, 0, conditional)) : 0;
     const row = <T extends Float32Array | Uint8Array>(data: T): T => data.slice((best * data.length) / rows, ((best + 1) * data.length) / rows) as T;
