@@ -30,7 +30,7 @@ from livegen.carry import MotionCarry
 from livegen.config import PRESETS
 from livegen.critic import FrameCritic
 from livegen.denoiser import PyramidDiT
-from livegen.runlog import load
+from livegen.runlog import load, load_decoder
 from livegen.sampler import CANDIDATE_STRIDE, GUIDANCE, Generator
 from livegen.text import TextEncoder, Tokenizer, default_tokenizer
 from livegen.train_denoiser import build
@@ -177,29 +177,14 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     dit_steps = state["step"]
     vae = VideoVAE(VAEConfig())
     vae.load_state_dict(load(os.path.join(run, "vae.pt"))["model"])
-    sharpened, motion = os.path.join(run, "decoder.pt"), os.path.join(run, "motion.pt")
-    decoder_steps = motion_steps = 0
-    if os.path.exists(motion):
-        state = load(motion)
-        vae.decoder.velocity.load_state_dict(state["velocity"])
-        motion_steps = state["step"]
-    if os.path.exists(sharpened):  # the whole decoder, its velocity branch included
-        decoder = load(sharpened)
-        vae.decoder.load_state_dict(decoder["decoder"])
-        decoder_steps = decoder["step"]
-    refined, refine_steps = os.path.join(run, "refine.pt"), 0
-    if os.path.exists(refined):  # the refine phase's decoder, tuned on the denoiser's latents, comes last
-        decoder = load(refined)
-        vae.decoder.load_state_dict(decoder["decoder"])
-        refine_steps = decoder["step"]
+    decoder_steps = load_decoder(run, vae)
     # A recovered run keeps its shipped normalisation, in vae.pt (train.py), whether or not it has
     # encoded latents yet; any other run's is its latent dataset's.
     if not os.path.exists(os.path.join(run, "recovered.json")):
         stats = load(os.path.join(run, "latents.pt"))
         vae.latent_mean.copy_(stats["latent_mean"])
         vae.latent_std.copy_(stats["latent_std"])
-    info = {"config": dataclasses.asdict(cfg), "steps": dit_steps, "decoderSteps": decoder_steps, "motionSteps": motion_steps,
-            "refineSteps": refine_steps}
+    info = {"config": dataclasses.asdict(cfg), "steps": dit_steps, **decoder_steps}
     return info, text.eval(), dit.eval(), vae.eval()
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from livegen import data, media, pyramid, world
 from livegen.config import PRESETS, TrainConfig
+from livegen.frame_loss import edge_error, pixel_foreground_weights
 from livegen.layers import pick_device
 from livegen.runlog import Log, load, resume, save
 from livegen.sampler import run_stages
@@ -176,21 +177,6 @@ def encode_edits(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
     torch.save({"latents": torch.cat(latents), "before": before, "after": after, "switch": switch}, path)
 
 
-def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
-
-
-def pixel_foreground_weights(video: torch.Tensor, strength: float) -> torch.Tensor:
-    """Per-pixel loss weights (..., 1, H, W) with mean 1, larger on and around the objects.
-    Backgrounds shade along y only, so each row's median is its background colour."""
-    background = video.median(dim=-1, keepdim=True).values  # (..., 3, H, 1)
-    mask = ((video - background).abs().amax(dim=-3, keepdim=True) > 0.1).float()
-    flat = mask.flatten(0, -4)
-    mask = F.max_pool2d(flat, 5, stride=1, padding=2).reshape(mask.shape)  # the edges count too
-    w = 1 + strength * mask
-    return w / w.mean(dim=(-2, -1), keepdim=True)
-
-
 def velocity_error(velocity: torch.Tensor, motion: torch.Tensor, strength: float) -> torch.Tensor:
     """Squared error of a velocity field (N, 2, H, W) against the true motion, weighted up where
     something moves: moving objects cover a few percent of a frame."""
@@ -201,8 +187,7 @@ def velocity_error(velocity: torch.Tensor, motion: torch.Tensor, strength: float
 def frame_loss(recon: torch.Tensor, video: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """The decoder phases' loss of decoded clips (B, N, 3, H, W) against the true ones, and its palette term."""
     weight = pixel_foreground_weights(video, cfg.foreground_weight)
-    loss = ((recon - video).abs() * weight).mean() + sum(
-        F.l1_loss(a, b) for a, b in zip(image_gradients(recon), image_gradients(video)))
+    loss = edge_error(recon, video, weight)
     # Frame-to-frame change is where a decoder that holds objects still inside a latent frame
     # is wrong on every frame rather than on a few edge pixels.
     loss = loss + cfg.decoder_motion_weight * ((recon.diff(dim=1) - video.diff(dim=1)).abs() * weight[:, 1:]).mean()

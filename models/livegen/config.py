@@ -54,6 +54,10 @@ class TrainConfig:
     motion_start_share: float = 0.0  # share of the other examples whose history is one frame: a stream's second frame, where the motion must start from the text alone
     stage_weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # loss weight per spatial stage, coarsest first: the coarse stages place the objects, yet their loss is a fraction of the finest stage's
     ema: float = 0.999
+    # The decoded-frame term: the last stage's estimate of the clean latent, decoded by the run's
+    # decoder (frozen), against the true latent decoded the same way (livegen/frame_loss.py)
+    decoded_weight: float = 0.0  # its weight against the flow loss (0: off)
+    decoded_examples: int = 8  # examples of each batch it decodes: decoding at full resolution is the dear part of a step
     # Refine phase: the decoder, on latents the trained denoiser draws (train.py, refine_decoder); 0 steps: no such phase
     refine_steps: int = 0
     refine_frames: int = 2  # target latent frames per clip, each drawn from the clip's true history
@@ -80,5 +84,6 @@ PRESETS: dict[str, TrainConfig] = {
     # A quick end-to-end pass for tests of the training code itself.
     "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, motion_steps=2, motion_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
                          model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1, motion_fit_steps=2, refine_steps=2, refine_edit_share=0.5,
-                         critic_prompts=2, critic_seeds=2, critic_steps=2, critic_batch=4, first_frame_candidates=2),
+                         critic_prompts=2, critic_seeds=2, critic_steps=2, critic_batch=4, first_frame_candidates=2,
+                         decoded_weight=1.0, decoded_examples=2),
 }

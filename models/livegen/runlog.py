@@ -55,3 +55,22 @@ def load(path: str, device: torch.device | str = "cpu"):
 
 
 _HAS_WEIGHTS_ONLY = "weights_only" in inspect.signature(torch.load).parameters
+
+
+def load_decoder(run: str, vae: torch.nn.Module) -> dict[str, int]:
+    """Loads into `vae` the decoder a run ships: its velocity branch from the motion phase, then the
+    decoder phase's whole decoder, then the refine phase's, each where the run has it (the last
+    one wins). Returns the steps of each phase (0 where it has not run)."""
+    steps = {"decoderSteps": 0, "motionSteps": 0, "refineSteps": 0}
+    motion = os.path.join(run, "motion.pt")
+    if os.path.exists(motion):
+        state = load(motion)
+        vae.decoder.velocity.load_state_dict(state["velocity"])
+        steps["motionSteps"] = state["step"]
+    for name, key in (("decoder.pt", "decoderSteps"), ("refine.pt", "refineSteps")):
+        path = os.path.join(run, name)
+        if os.path.exists(path):
+            state = load(path)
+            vae.decoder.load_state_dict(state["decoder"])
+            steps[key] = state["step"]
+    return steps

@@ -25,7 +25,8 @@ from . import media, pyramid, world
 from .config import TrainConfig
 from .carry import MotionCarry, bridge_start, motion_error, motion_loss
 from .denoiser import PyramidDiT, PyramidDiT_models
-from .runlog import Log, load, resume, save
+from .frame_loss import edge_error, pixel_foreground_weights
+from .runlog import Log, load, load_decoder, resume, save
 from .sampler import Generator, denoise
 from .text import TextConfig, TextEncoder, default_tokenizer
 from .vae import StreamingDecoder, VideoVAE
@@ -219,13 +220,40 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
     return out
 
 
+def clean_estimate(x: torch.Tensor, sigma: torch.Tensor, v: torch.Tensor, start: float, end: float) -> torch.Tensor:
+    """Where a stage's flow ends (B, C, h, w), read from the point `x` at noise `sigma` along it and
+    the predicted velocity `v`: the rest of the straight line from `start` to `end`."""
+    return x + ((end - sigma) / (end - start))[:, None, None, None] * v
+
+
+class DecodedTerm:
+    """The decoded-frame loss: the last stage's estimate of the clean latent frame, decoded by the
+    run's decoder (frozen, before its warp) with the stream's cache, against the true latent
+    decoded the same way. The flow loss weighs every latent channel alike, and a shape is a small
+    part of a latent's energy, so a model can lower that loss without drawing better shapes; in
+    pixels a corner or an edge counts as much as the decoder makes it count."""
+
+    def __init__(self, vae: VideoVAE, examples: int, strength: float):
+        self.vae, self.examples, self.strength = vae, examples, strength
+
+    def __call__(self, estimate: torch.Tensor, x0: torch.Tensor, newest: torch.Tensor) -> torch.Tensor:
+        n = self.examples
+        # The stream's cache is the raw newest frame, zeros before a stream's first.
+        cache = torch.where(pyramid.present(newest[:n])[:, None, None, None], self.vae.denormalize(newest[:n]), torch.zeros_like(newest[:n]))
+        with torch.no_grad():
+            truth = self.vae.decoder.still(self.vae.denormalize(x0[:n]), cache)
+        drawn = self.vae.decoder.still(self.vae.denormalize(estimate[:n]), cache)
+        return edge_error(drawn, truth, pixel_foreground_weights(truth, self.strength))
+
+
 def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, cfg: TrainConfig, carry: MotionCarry | None,
                     levels, sigma_c: torch.Tensor, x0: torch.Tensor, ids: torch.Tensor, newest: torch.Tensor, previous: torch.Tensor,
-                    device: torch.device) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+                    device: torch.device, decoded: DecodedTerm | None = None) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
     """The flow-matching loss of one batch (as Batcher returns it), per spatial stage (the history
-    is encoded once for all of them), and a bridge model's motion loss. Its `carry` moves the
-    newest frame on to where its last stage starts; the carry's head learns from the prompt as
-    the denoiser reads it, without teaching the text encoder."""
+    is encoded once for all of them), and the weighted extra terms: a bridge model's motion loss
+    (its `carry` moves the newest frame on to where its last stage starts; the carry's head learns
+    from the prompt as the denoiser reads it, without teaching the text encoder) and, given
+    `decoded`, the decoded-frame loss of the last stage."""
     levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
     emb, mask = text(ids.to(device))
     hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
@@ -234,12 +262,20 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
     origin = newest.to(device) if dit.cfg.predicts == "residual" else None
     x0, newest, previous = x0.to(device), newest.to(device), previous.to(device)
     bridge = bridge_start(carry, newest, previous, emb, mask) if carry else None
-    for x, sigma, target, weight in stage_examples(x0, sp, cfg.foreground_weight, reference,
-                                                   target_without_past=cfg.foreground_from == "history+target", origin=origin,
-                                                   bridge=bridge):
-        v = dit(x, sigma.to(device), emb, mask, hk, hv, hb)
+    extra = {}
+    last = sp.stages - 1
+    for k, (x, sigma, target, weight) in enumerate(stage_examples(x0, sp, cfg.foreground_weight, reference,
+                                                                  target_without_past=cfg.foreground_from == "history+target",
+                                                                  origin=origin, bridge=bridge)):
+        sigma = sigma.to(device)
+        v = dit(x, sigma, emb, mask, hk, hv, hb)
         losses.append(((v - target) ** 2 * weight).mean())
-    return losses, motion_loss(carry, newest, previous, x0, emb.detach(), mask) if carry else None
+        if decoded is not None and k == last:
+            estimate = clean_estimate(x, sigma, v, sp.starts[k], sp.ends[k])
+            extra["decoded"] = cfg.decoded_weight * decoded(estimate if origin is None else estimate + origin, x0, newest)
+    if carry:
+        extra["motion"] = motion_loss(carry, newest, previous, x0, emb.detach(), mask)
+    return losses, extra
 
 
 def optimizer(text: TextEncoder, dit: PyramidDiT, lr: float) -> tuple[torch.optim.Optimizer, list[list[torch.nn.Parameter]]]:
@@ -303,6 +339,14 @@ def fit_motion_head(carry: MotionCarry, text: TextEncoder, latents: torch.Tensor
             print(f"motion head: [{step + 1}/{steps}] loss={loss.item():.4g} ({time.time() - start:.0f}s)", flush=True)
 
 
+def shipped_vae(out: str, vae: VideoVAE) -> VideoVAE:
+    """A frozen copy of `vae` with the decoder the run would ship now (runlog.load_decoder): the
+    decoded-frame loss judges latents by what a stream would show of them."""
+    shipped = copy.deepcopy(vae).cpu()
+    load_decoder(out, shipped)
+    return shipped.eval().requires_grad_(False)
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Warmup, then a cosine down to 5% of cfg.lr at cfg.steps; both start at cfg.schedule_start,
     so a run continued for more steps can restart its schedule there."""
@@ -342,6 +386,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     rollout = own_sampler(ema_text, ema_dit, sp, tp, device, MotionCarry(vae, ema_dit.motion) if bridge else None) \
         if cfg.rollout_share > 0 else None
     batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
+    decoded = DecodedTerm(shipped_vae(out, vae).to(device), cfg.decoded_examples, cfg.foreground_weight) if cfg.decoded_weight else None
     if dit.motion is not None and dit.motion.untrained() and step > 0 and cfg.motion_fit_steps:  # it joins a trained denoiser
         fit_motion_head(MotionCarry(vae, dit.motion), ema_text, dataset["latents"], batcher.scenes, cfg.motion_fit_steps, device, step)
         ema_dit.motion.load_state_dict(dit.motion.state_dict())
@@ -357,10 +402,8 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     text.train()
     dit.train()
     while step < cfg.steps and time.time() < deadline:
-        losses, motion = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device)
-        loss = sum(w * l for w, l in zip(cfg.stage_weights, losses))
-        if motion is not None:
-            loss = loss + motion
+        losses, extra = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device, decoded)
+        loss = sum(w * l for w, l in zip(cfg.stage_weights, losses)) + sum(extra.values())
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr * g.get("rate", 1.0)  # checkpoints from before the motion head have no rate
@@ -376,7 +419,7 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
                     pe.lerp_(pl, 1 - decay)
         if step % 20 == 0:
             log.write(step, loss=loss.item(), **{f"stage{k}": l.item() for k, l in enumerate(losses)},
-                      **({"motion": motion.item()} if motion is not None else {}), grad=float(grad), lr=lr)
+                      **{name: term.item() for name, term in extra.items()}, grad=float(grad), lr=lr)
         if step % cfg.checkpoint_every == 0:
             checkpoint()
         if step % cfg.sample_every == 0:

@@ -86,17 +86,19 @@ class Decoder(nn.Module):
         nn.init.zeros_(self.velocity[-1].weight)
         nn.init.zeros_(self.velocity[-1].bias)
 
-    def predict(self, z, cache):
-        """The frames before the warp (B*T, 3, H, W) and the velocity field (B, 2, H, W), pixels per video frame."""
-        both = torch.cat([z, cache], dim=1)
-        x = self.block1(self.inp(both))
+    def still(self, z, cache):
+        """The frames before the warp (B*T, 3, H, W): what the scene looks like, without its motion."""
+        x = self.block1(self.inp(torch.cat([z, cache], dim=1)))
         x = self.block2(self.up1(F.interpolate(F.silu(x), scale_factor=2.0, mode="nearest")))
         x = self.block3(self.up2(F.interpolate(F.silu(x), scale_factor=2.0, mode="nearest")))
-        x = F.silu(x)
-        frames = F.pixel_shuffle(self.out(x), 4)  # (B, T*3, H, W)
+        frames = F.pixel_shuffle(self.out(F.silu(x)), 4)  # (B, T*3, H, W)
         b, _, h, w = frames.shape
-        velocity = F.interpolate(self.velocity(both), scale_factor=4.0, mode="bilinear", align_corners=False)
-        return frames.reshape(b * self.frames, 3, h, w), velocity
+        return frames.reshape(b * self.frames, 3, h, w)
+
+    def predict(self, z, cache):
+        """The frames before the warp (B*T, 3, H, W) and the velocity field (B, 2, H, W), pixels per video frame."""
+        velocity = self.velocity(torch.cat([z, cache], dim=1))
+        return self.still(z, cache), F.interpolate(velocity, scale_factor=4.0, mode="bilinear", align_corners=False)
 
     def forward(self, z, cache):
         frames, velocity = self.predict(z, cache)

@@ -14,10 +14,12 @@ import torch
 import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
-from train import apply_override, palette_error, pixel_foreground_weights, saved_config
+from livegen.frame_loss import pixel_foreground_weights
+from train import apply_override, palette_error, saved_config
 from livegen.carry import MotionCarry, motion_error
-from livegen.train_denoiser import (Batcher, fit_motion_head, foreground_weights, learning_rate, optimizer, stage_examples,
-                                    with_motion_head)
+from livegen.train_denoiser import (Batcher, DecodedTerm, clean_estimate, fit_motion_head, foreground_weights, learning_rate,
+                                    optimizer, stage_examples, with_motion_head)
+from livegen.vae import VAEConfig, VideoVAE
 from tests.tiny_model import tiny_model
 
 
@@ -117,6 +119,28 @@ class TrainingExamplesTest(unittest.TestCase):
             self.assertTrue(((sigma <= sp.starts[k] + 1e-6) & (sigma >= sp.ends[k] - 1e-6)).all())
             self.assertEqual(target.shape, x.shape)
             self.assertEqual(weight.shape, (3, 1) + x.shape[-2:])
+
+    def test_the_clean_estimate_of_the_true_velocity_is_where_the_stage_ends(self):
+        torch.manual_seed(0)
+        sp = pyramid.SpatialPyramid()
+        x0 = torch.randn(3, 4, 16, 16)
+        last = sp.stages - 1
+        x, sigma, target, _ = stage_examples(x0, sp)[last]
+        torch.testing.assert_close(clean_estimate(x, sigma, target, sp.starts[last], sp.ends[last]), x0)
+
+    def test_the_decoded_term_is_zero_at_the_truth_and_grows_with_the_estimates_error(self):
+        torch.manual_seed(0)
+        vae = VideoVAE(VAEConfig()).eval().requires_grad_(False)
+        term = DecodedTerm(vae, 2, 4.0)
+        x0, newest = torch.randn(3, 16, 4, 4), torch.randn(3, 16, 4, 4)
+        newest[1] = 0  # a first frame: zeros for the cache
+        self.assertEqual(term(x0, x0, newest).item(), 0.0)
+        near, far = (x0 + s * torch.randn_like(x0) for s in (0.1, 1.0))
+        self.assertLess(term(near, x0, newest).item(), term(far, x0, newest).item())
+        estimate = far.clone().requires_grad_(True)
+        term(estimate, x0, newest).backward()
+        self.assertGreater(estimate.grad[:2].abs().sum().item(), 0)
+        self.assertEqual(estimate.grad[2:].abs().sum().item(), 0)  # beyond the examples it decodes
 
     def test_a_residual_models_flow_ends_at_the_frame_minus_its_origin_weighted_by_the_frame(self):
         sp = pyramid.SpatialPyramid()
