@@ -43,7 +43,8 @@ def child(steps: int) -> dict[str, float]:
     c, h = dit.cfg.latent_channels, dit.cfg.latent_size
     past = [torch.randn(cfg.batch, c, h, h) for _ in range(tp.frames)]
     batch = (pyramid.history_levels(past, tp), torch.rand(cfg.batch) * cfg.history_noise_max, torch.randn(cfg.batch, c, h, h),
-             default_tokenizer().batch(["a small red circle moving left on a blue background"] * cfg.batch), past[-1], past[-2])
+             default_tokenizer().batch(["a small red circle moving left on a blue background"] * cfg.batch), past[-1], past[-2],
+             ["a small red circle moving left on a blue background"] * cfg.batch)
 
     def step() -> None:
         losses, extra = denoiser_losses(text, dit, sp, cfg, None, *batch, device)

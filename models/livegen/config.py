@@ -58,6 +58,7 @@ class TrainConfig:
     # decoder (frozen), against the true latent decoded the same way (livegen/frame_loss.py)
     decoded_weight: float = 0.0  # its weight against the flow loss (0: off)
     decoded_examples: int = 8  # examples of each batch it decodes: decoding at full resolution is the dear part of a step
+    caption_weight: float = 0.0  # weight of the caption probe's loss on the text encoder (livegen/caption_probe.py; 0: off)
     # Refine phase: the decoder, on latents the trained denoiser draws (train.py, refine_decoder); 0 steps: no such phase
     refine_steps: int = 0
     refine_frames: int = 2  # target latent frames per clip, each drawn from the clip's true history
@@ -85,5 +86,5 @@ PRESETS: dict[str, TrainConfig] = {
     "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, motion_steps=2, motion_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
                          model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1, motion_fit_steps=2, refine_steps=2, refine_edit_share=0.5,
                          critic_prompts=2, critic_seeds=2, critic_steps=2, critic_batch=4, first_frame_candidates=2,
-                         decoded_weight=1.0, decoded_examples=2),
+                         decoded_weight=1.0, decoded_examples=2, caption_weight=1.0),
 }

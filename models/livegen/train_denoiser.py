@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from . import media, pyramid, world
 from .config import TrainConfig
+from .caption_probe import CaptionProbe
 from .carry import MotionCarry, bridge_start, motion_error, motion_loss
 from .denoiser import PyramidDiT, PyramidDiT_models
 from .frame_loss import edge_error, pixel_foreground_weights
@@ -126,7 +127,7 @@ class Batcher:
         sigma_c = torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, batch)).float()
         levels = [((1 - sigma_c[:, None, None, None, None]) * lat + sigma_c[:, None, None, None, None] * torch.randn_like(lat),
                    ages, mask) for lat, ages, mask in levels]
-        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions), newest, torch.stack(previous)
+        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions), newest, torch.stack(previous), captions
 
     @staticmethod
     def frame(clip: torch.Tensor, j: int) -> torch.Tensor:
@@ -248,12 +249,14 @@ class DecodedTerm:
 
 def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, cfg: TrainConfig, carry: MotionCarry | None,
                     levels, sigma_c: torch.Tensor, x0: torch.Tensor, ids: torch.Tensor, newest: torch.Tensor, previous: torch.Tensor,
-                    device: torch.device, decoded: DecodedTerm | None = None) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+                    captions: list[str], device: torch.device, decoded: DecodedTerm | None = None,
+                    probe: CaptionProbe | None = None) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
     """The flow-matching loss of one batch (as Batcher returns it), per spatial stage (the history
     is encoded once for all of them), and the weighted extra terms: a bridge model's motion loss
     (its `carry` moves the newest frame on to where its last stage starts; the carry's head learns
-    from the prompt as the denoiser reads it, without teaching the text encoder) and, given
-    `decoded`, the decoded-frame loss of the last stage."""
+    from the prompt as the denoiser reads it, without teaching the text encoder), given `decoded`,
+    the decoded-frame loss of the last stage, and given `probe`, the caption probe's loss on the
+    text encoder's output for the batch's `captions`."""
     levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
     emb, mask = text(ids.to(device))
     hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
@@ -275,6 +278,8 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
             extra["decoded"] = cfg.decoded_weight * decoded(estimate if origin is None else estimate + origin, x0, newest)
     if carry:
         extra["motion"] = motion_loss(carry, newest, previous, x0, emb.detach(), mask)
+    if probe is not None:
+        extra["captions"] = cfg.caption_weight * probe.loss(emb, mask, captions)
     return losses, extra
 
 
@@ -386,6 +391,13 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     rollout = own_sampler(ema_text, ema_dit, sp, tp, device, MotionCarry(vae, ema_dit.motion) if bridge else None) \
         if cfg.rollout_share > 0 else None
     batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
+    probe = CaptionProbe(dit.cfg.text_width).to(device) if cfg.caption_weight else None
+    probe_opt = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.01) if probe is not None else None
+    if probe is not None and os.path.exists(path):
+        state = load(path, device)
+        if "probe" in state:  # a run that trained without the probe gives it a fresh start
+            probe.load_state_dict(state["probe"])
+            probe_opt.load_state_dict(state["probe_opt"])
     decoded = DecodedTerm(shipped_vae(out, vae).to(device), cfg.decoded_examples, cfg.foreground_weight) if cfg.decoded_weight else None
     if dit.motion is not None and dit.motion.untrained() and step > 0 and cfg.motion_fit_steps:  # it joins a trained denoiser
         fit_motion_head(MotionCarry(vae, dit.motion), ema_text, dataset["latents"], batcher.scenes, cfg.motion_fit_steps, device, step)
@@ -397,20 +409,25 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
 
     def checkpoint():
         save(path, text=text.state_dict(), dit=dit.state_dict(), ema_text=ema_text.state_dict(),
-             ema_dit=ema_dit.state_dict(), opt=opt.state_dict(), step=step, config=cfg.model)
+             ema_dit=ema_dit.state_dict(), opt=opt.state_dict(), step=step, config=cfg.model,
+             **({"probe": probe.state_dict(), "probe_opt": probe_opt.state_dict()} if probe is not None else {}))
 
     text.train()
     dit.train()
     while step < cfg.steps and time.time() < deadline:
-        losses, extra = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device, decoded)
+        losses, extra = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device, decoded, probe)
         loss = sum(w * l for w, l in zip(cfg.stage_weights, losses)) + sum(extra.values())
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr * g.get("rate", 1.0)  # checkpoints from before the motion head have no rate
         opt.zero_grad(set_to_none=True)
+        if probe_opt is not None:
+            probe_opt.zero_grad(set_to_none=True)
         loss.backward()
         grad, *_ = [torch.nn.utils.clip_grad_norm_(group, 1.0) for group in groups]  # each group its own: the head's loss is on another scale
         opt.step()
+        if probe_opt is not None:
+            probe_opt.step()
         step += 1
         decay = min(cfg.ema, (1 + step) / (10 + step))
         with torch.no_grad():

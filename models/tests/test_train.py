@@ -19,6 +19,8 @@ from train import apply_override, palette_error, saved_config
 from livegen.carry import MotionCarry, motion_error
 from livegen.train_denoiser import (Batcher, DecodedTerm, clean_estimate, fit_motion_head, foreground_weights, learning_rate,
                                     optimizer, stage_examples, with_motion_head)
+from livegen.caption_probe import IGNORE, CaptionProbe, caption_labels
+from livegen.text import TextConfig, TextEncoder, default_tokenizer
 from livegen.vae import VAEConfig, VideoVAE
 from tests.tiny_model import tiny_model
 
@@ -142,6 +144,31 @@ class TrainingExamplesTest(unittest.TestCase):
         self.assertGreater(estimate.grad[:2].abs().sum().item(), 0)
         self.assertEqual(estimate.grad[2:].abs().sum().item(), 0)  # beyond the examples it decodes
 
+    def test_caption_labels_name_each_objects_attributes_and_ignore_missing_objects_and_empty_prompts(self):
+        labels = caption_labels(["a huge green box sitting still next to a tiny red disc rising on a blue background",
+                                 "a little yellow wedge drifting left over a black backdrop", ""])
+        self.assertEqual(labels["shape"].tolist(), [[world.SHAPES.index("square"), world.SHAPES.index("circle")],
+                                                    [world.SHAPES.index("triangle"), IGNORE], [IGNORE, IGNORE]])
+        self.assertEqual(labels["motion"][0].tolist(), [world.MOTIONS.index("still"), world.MOTIONS.index("up")])
+        self.assertEqual(labels["color"][1, 0].item(), world.COLORS.index("yellow"))
+        self.assertEqual(labels["size"][1].tolist(), [world.SIZES.index("small"), IGNORE])
+
+    def test_the_caption_probe_learns_to_tell_shapes_apart_and_teaches_the_text_encoder(self):
+        torch.manual_seed(0)
+        tokenizer = default_tokenizer()
+        text = TextEncoder(TextConfig(vocab_size=len(tokenizer.vocab), max_tokens=tokenizer.max_tokens, width=32, depth=1, heads=2))
+        probe = CaptionProbe(32)
+        captions = [f"a small red {s} moving left on a blue background" for s in ("circle", "square", "triangle")]
+        ids = tokenizer.batch(captions)
+        opt = torch.optim.Adam(list(text.parameters()) + list(probe.parameters()), lr=3e-3)
+        before = probe.loss(*text(ids), captions).item()
+        for _ in range(60):
+            opt.zero_grad()
+            probe.loss(*text(ids), captions).backward()
+            opt.step()
+        self.assertLess(probe.loss(*text(ids), captions).item(), 0.2 * before)
+        self.assertIsNotNone(next(text.parameters()).grad)
+
     def test_a_residual_models_flow_ends_at_the_frame_minus_its_origin_weighted_by_the_frame(self):
         sp = pyramid.SpatialPyramid()
         x0, origin = torch.randn(3, 4, 16, 16), torch.randn(3, 4, 16, 16)
@@ -187,7 +214,7 @@ class TrainingExamplesTest(unittest.TestCase):
             calls.append((levels, captions, previous))
             return torch.full((len(captions), 4, 8, 8), -5.0)
 
-        levels, _, targets, _, reference, previous = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
+        levels, _, targets, _, reference, previous, _ = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
         newest, _, mask = levels[0]
         has_past = mask[:, 0] == 1
         self.assertTrue(torch.equal(reference, newest[:, 0] * has_past[:, None, None, None]))
@@ -216,7 +243,7 @@ class TrainingExamplesTest(unittest.TestCase):
         latents, scenes = counting_latents()
         cfg = dataclasses.replace(PRESETS["smoke"], first_frame_share=0.0, motion_start_share=1.0, history_noise_max=0.0,
                                   history_drop=0.0, edit_share=0.0)
-        levels, _, targets, _, _, previous = Batcher(latents, scenes, cfg, tp, seed=1)(64)
+        levels, _, targets, _, _, previous, _ = Batcher(latents, scenes, cfg, tp, seed=1)(64)
         target = targets[:, 0, 0, 0]
         self.assertTrue(torch.equal(levels[0][0][:, 0, 0, 0, 0], target - 1))  # the newest is the frame before the target
         self.assertTrue(all(float(m.sum()) == 0 for _, _, m in levels[1:]))  # and nothing older
