@@ -4,8 +4,9 @@ encoder's tokens.
 The flow loss teaches the text encoder only what moves many latent values: colours and sizes. A
 shape changes a few cells at an object's corners, so the shipped encoder's mean embeddings of
 prompts that differ only in their shape word lie 2% apart, against 29% for a colour
-(docs/architecture.md), and the denoiser cannot draw a shape its prompt does not tell apart. Asking the encoder to name
-each object's shape, size, motion and colour keeps them apart in what the denoiser reads.
+(docs/architecture.md), and the denoiser cannot draw a shape its prompt does not tell apart.
+Asking the encoder to name each object's shape, size, motion and colour keeps them apart in what
+the denoiser reads.
 """
 from __future__ import annotations
 

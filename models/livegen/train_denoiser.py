@@ -378,8 +378,16 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     opt, groups = optimizer(text, dit, cfg.lr)
     params = [p for group in groups for p in group]
     ema_text, ema_dit = copy.deepcopy(text).eval(), copy.deepcopy(dit).eval()
-    step = resume(path, device, opt, lambda state: with_motion_head(state, dit, opt),
-                  text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
+    probe = CaptionProbe(dit.cfg.text_width).to(device) if cfg.caption_weight else None
+    probe_opt = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.01) if probe is not None else None
+
+    def adapt(state: dict) -> dict:
+        if probe is not None and "probe" in state:  # a run that trained without the probe gives it a fresh start
+            probe.load_state_dict(state["probe"])
+            probe_opt.load_state_dict(state["probe_opt"])
+        return with_motion_head(state, dit, opt)
+
+    step = resume(path, device, opt, adapt, text=text, dit=dit, ema_text=ema_text, ema_dit=ema_dit)
     if step >= cfg.steps:
         return
     dataset = load(os.path.join(out, "latents.pt"))
@@ -391,13 +399,6 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     rollout = own_sampler(ema_text, ema_dit, sp, tp, device, MotionCarry(vae, ema_dit.motion) if bridge else None) \
         if cfg.rollout_share > 0 else None
     batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
-    probe = CaptionProbe(dit.cfg.text_width).to(device) if cfg.caption_weight else None
-    probe_opt = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.01) if probe is not None else None
-    if probe is not None and os.path.exists(path):
-        state = load(path, device)
-        if "probe" in state:  # a run that trained without the probe gives it a fresh start
-            probe.load_state_dict(state["probe"])
-            probe_opt.load_state_dict(state["probe_opt"])
     decoded = DecodedTerm(shipped_vae(out, vae).to(device), cfg.decoded_examples, cfg.foreground_weight) if cfg.decoded_weight else None
     if dit.motion is not None and dit.motion.untrained() and step > 0 and cfg.motion_fit_steps:  # it joins a trained denoiser
         fit_motion_head(MotionCarry(vae, dit.motion), ema_text, dataset["latents"], batcher.scenes, cfg.motion_fit_steps, device, step)
