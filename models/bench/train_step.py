@@ -1,5 +1,6 @@
-"""Seconds per denoiser training step on the CPU, with OpenBLAS at one thread (what training sets)
-and with OpenBLAS at its default of a thread per core (as Debian ships it), measured side by side.
+"""Seconds per denoiser training step on the CPU, measured side by side: with OpenBLAS at one thread
+(what training sets) and at its default of a thread per core (as Debian ships it); and with the
+matmuls in float32 and in bfloat16 (layers.bfloat16_matmuls, what training uses where the CPU has it).
 
     /usr/bin/python3 models/bench/train_step.py [--steps 20] [--repeats 2] [--json FILE]
 
@@ -7,7 +8,8 @@ Each measurement is a child process: OpenBLAS keeps its thread count for the lif
 The step is the training loop's own (models/livegen/train_denoiser.py: denoiser_losses, backward,
 AdamW) at the CPU preset's batch, on random latents with a full history and no rollout. Each
 child also times one of the denoiser's MLP layers (forward and backward, 2048 rows) as
-layers.Linear (a 1x1 convolution) and as F.linear (the BLAS matmul).
+layers.Linear at the child's precision (a 1x1 convolution in float32, oneDNN's matmul in
+bfloat16) and as F.linear in float32 (the BLAS matmul).
 """
 from __future__ import annotations
 
@@ -19,17 +21,20 @@ import sys
 import time
 
 MODELS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SETTINGS = {"openblas 1 thread": "", "openblas default (a thread per core)": str(os.cpu_count() or 1)}
+# name: (OPENBLAS_NUM_THREADS, or "" for one thread as pick_device sets it; matmul precision)
+SETTINGS = {"openblas 1 thread": ("", "float32"),
+            "openblas default (a thread per core)": (str(os.cpu_count() or 1), "float32"),
+            "openblas 1 thread, bfloat16 matmuls": ("", "bfloat16")}
 
 
-def child(steps: int) -> dict[str, float]:
+def child(steps: int, precision: str) -> dict[str, float]:
     sys.path.insert(0, MODELS)
     import torch
     import torch.nn.functional as F
 
     from livegen import pyramid
     from livegen.config import PRESETS
-    from livegen.layers import Linear, pick_device
+    from livegen.layers import Linear, bfloat16_matmuls, pick_device
     from livegen.text import default_tokenizer
     from livegen.train_denoiser import build, denoiser_losses
 
@@ -47,7 +52,8 @@ def child(steps: int) -> dict[str, float]:
              ["a small red circle moving left on a blue background"] * cfg.batch)
 
     def step() -> None:
-        losses, extra = denoiser_losses(text, dit, sp, cfg, None, *batch, device)
+        with bfloat16_matmuls(precision == "bfloat16"):
+            losses, extra = denoiser_losses(text, dit, sp, cfg, None, *batch, device)
         loss = sum(losses) + sum(extra.values())
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -64,8 +70,13 @@ def child(steps: int) -> dict[str, float]:
     width = dit.cfg.width
     mlp = Linear(width, 4 * width)
     rows = torch.randn(2048, width, requires_grad=True)
+    def layer() -> None:
+        with bfloat16_matmuls(precision == "bfloat16"):
+            y = mlp(rows)
+        y.sum().backward()
+
     return {"step_s": timed(step, steps),
-            "linear_as_conv_ms": 1e3 * timed(lambda: mlp(rows).sum().backward(), 50),
+            "linear_ms": 1e3 * timed(layer, 50),
             "linear_as_matmul_ms": 1e3 * timed(lambda: F.linear(rows, mlp.weight, mlp.bias).sum().backward(), 50)}
 
 
@@ -75,25 +86,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements per setting, interleaved")
     parser.add_argument("--json", help="also write the result here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.steps)))
+        print(json.dumps(child(args.steps, args.precision)))
         return
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in SETTINGS}
     for _ in range(args.repeats):
-        for name, threads in SETTINGS.items():
+        for name, (threads, precision) in SETTINGS.items():
             env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
             if threads:
                 env["OPENBLAS_NUM_THREADS"] = threads
-            out = subprocess.run([sys.executable, __file__, "--child", "--steps", str(args.steps)], env=env,
+            out = subprocess.run([sys.executable, __file__, "--child", "--steps", str(args.steps), "--precision", precision], env=env,
                                  check=True, capture_output=True, text=True).stdout
             runs[name].append({k: round(v, 3) for k, v in json.loads(out.strip().splitlines()[-1]).items()})
             print(f"{name}: {runs[name][-1]}", file=sys.stderr, flush=True)
     best = {name: {k: min(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
-    one, default = best["openblas 1 thread"], best["openblas default (a thread per core)"]
+    one, default, low = (best[name] for name in SETTINGS)
     result = {"benchmark": "denoiser training step", "cores": os.cpu_count(), "steps": args.steps, "runs": runs, "best": best,
               "step_ratio_default_to_one_thread": round(default["step_s"] / one["step_s"], 2),
-              "matmul_to_conv_ratio": {name: round(b["linear_as_matmul_ms"] / b["linear_as_conv_ms"], 2) for name, b in best.items()}}
+              "step_ratio_float32_to_bfloat16": round(one["step_s"] / low["step_s"], 2),
+              "matmul_to_layer_ratio": {name: round(b["linear_as_matmul_ms"] / b["linear_ms"], 2) for name, b in best.items()}}
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, "w") as f:

@@ -54,6 +54,7 @@ class TrainConfig:
     motion_start_share: float = 0.0  # share of the other examples whose history is one frame: a stream's second frame, where the motion must start from the text alone
     stage_weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # loss weight per spatial stage, coarsest first: the coarse stages place the objects, yet their loss is a fraction of the finest stage's
     ema: float = 0.999
+    precision: str = "auto"  # what the denoiser phase multiplies in: "float32", "bfloat16", or "auto" (bfloat16 where the hardware has it; layers.bfloat16_matmuls)
     # The decoded-frame term: the last stage's estimate of the clean latent, decoded by the run's
     # decoder (frozen), against the true latent decoded the same way (livegen/frame_loss.py)
     decoded_weight: float = 0.0  # its weight against the flow loss (0: off)

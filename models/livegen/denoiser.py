@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .carry import MotionHead
-from .layers import Linear
+from .layers import Linear, attention
 
 
 @dataclass
@@ -88,8 +88,7 @@ class Block(nn.Module):
         q, k, v = self.qkv(modulate(self.norm1(x), shift1, scale1)).reshape(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
         keys = k if extra_k is None else torch.cat([extra_k, k], dim=2)  # (B, H, M+N, Dh)
         values = v if extra_v is None else torch.cat([extra_v, v], dim=2)
-        att = (q @ keys.transpose(-1, -2)) * (d // self.heads) ** -0.5 + bias  # (B, H, N, M+N)
-        y = (att.softmax(dim=-1) @ values).transpose(1, 2).reshape(b, n, d)
+        y = attention(q, keys, values, bias).transpose(1, 2).reshape(b, n, d)  # over (B, H, N, M+N)
         x = x + gate1[:, None] * self.proj(y)
         x = x + gate2[:, None] * self.mlp(modulate(self.norm2(x), shift2, scale2))
         return x, k, v

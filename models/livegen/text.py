@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .layers import Linear
+from .layers import Linear, attention
 
 PAD, UNK, BOS = "[PAD]", "[UNK]", "[BOS]"
 SPECIALS = [PAD, UNK, BOS]
@@ -71,8 +71,7 @@ class TextBlock(nn.Module):
         """x (B, L, D); bias (B, 1, 1, L) additive attention mask."""
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        att = (q @ k.transpose(-1, -2)) * (d // self.heads) ** -0.5 + bias  # (B, H, L, L)
-        y = (att.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, n, d)
+        y = attention(q, k, v, bias).transpose(1, 2).reshape(b, n, d)
         x = x + self.proj(y)
         return x + self.mlp(self.norm2(x))
 

@@ -27,6 +27,7 @@ from .caption_probe import CaptionProbe
 from .carry import MotionCarry, bridge_start, motion_error, motion_loss
 from .denoiser import PyramidDiT, PyramidDiT_models
 from .frame_loss import edge_error, pixel_foreground_weights
+from .layers import bfloat16_matmuls, wants_bfloat16
 from .runlog import Log, load, load_decoder, resume, save
 from .sampler import Generator, denoise
 from .text import TextConfig, TextEncoder, default_tokenizer
@@ -415,8 +416,12 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
 
     text.train()
     dit.train()
+    low_precision = wants_bfloat16(cfg.precision, device)
+    if low_precision:
+        print("denoiser: matmuls in bfloat16", flush=True)
     while step < cfg.steps and time.time() < deadline:
-        losses, extra = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device, decoded, probe)
+        with bfloat16_matmuls(low_precision):
+            losses, extra = denoiser_losses(text, dit, sp, cfg, carry, *batcher(cfg.batch), device, decoded, probe)
         loss = sum(w * l for w, l in zip(cfg.stage_weights, losses)) + sum(extra.values())
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
