@@ -134,6 +134,8 @@ def main(args: argparse.Namespace) -> None:
     vae_log, vae_wall = read_log(os.path.join(args.run, "encoder.log" if recovered else "vae.log"))
     den_log, den_wall = read_log(os.path.join(args.run, "denoiser.log"))
     den_trained = not recovered or manifest["training"]["steps"] > recovered["from"]["steps"]
+    # A recovered run whose denoiser log starts below the recovered step trained a new denoiser from its first step.
+    den_fresh = recovered is not None and bool(den_log) and den_log[0]["step"] < recovered["from"]["steps"]
     dec_log, dec_wall = read_log(os.path.join(args.run, "decoder.log"))
     params = manifest["parameters"]
     size_mb = sum(os.path.getsize(os.path.join(args.model, f)) for f in manifest["graphs"].values()) / 1e6
@@ -168,7 +170,7 @@ def main(args: argparse.Namespace) -> None:
                   f"{pct(seen['passed'])} of frames pass the full check. "
                   + ((f"Its denoiser is model {recovered['from']['version']}'s, trained on for {den_wall / 60:.0f} more minutes"
                       if den_trained else f"Its denoiser is model {recovered['from']['version']}'s, unchanged, trained")
-                     if recovered else f"Its denoiser was trained for {den_wall / 3600:.1f} hours")
+                     if recovered and not den_fresh else f"Its denoiser was trained for {den_wall / 3600:.1f} hours")
                   + f" on {machine['cores']} CPU cores; training resumes where it stopped (`models/train.py` again, or "
                   "`models/recover.py` first on a machine without the checkpoints), and the GPU preset exists for a machine that has one.")
         if "autoencoder" in seen:
@@ -201,13 +203,17 @@ def main(args: argparse.Namespace) -> None:
     if recovered:
         src = recovered["from"]
         before = earlier_training(args.run, src["version"])
+        kept = "its decoder" if den_fresh else f"its text encoder, denoiser (step {src['steps']}) and decoder"
         origin = (f"\n- Rebuilt by `/usr/bin/python3 models/recover.py --model <model {src['version']}> --out {args.run}` from "
-                  f"model {src['version']}: its text encoder, denoiser (step {src['steps']}) and decoder (decoder step "
+                  f"model {src['version']}: {kept} (decoder step "
                   f"{src['decoderSteps']}, motion step {src['motionSteps']}) weights, read from its ONNX graphs, and a new VAE "
-                  f"encoder trained against its frozen decoder. The table below is this run's own; the training before "
+                  f"encoder trained against its frozen decoder"
+                  + ("; the text encoder and denoiser were then trained anew, from their first step" if den_fresh else "")
+                  + f". The table below is this run's own; the training before "
                   f"follows it, from that model's card" + ("." if before else " (in git history)."))
         autoencoder_row = "VAE encoder, new, against the frozen decoder (128x128 crops)"
-        den_steps = f"{src['steps']} to {den_steps}"
+        if not den_fresh:
+            den_steps = f"{src['steps']} to {den_steps}"
     # A run rebuilt by recover.py may train no denoiser (a decoder phase alone): its card then has no denoiser data or row.
     data = f"""- Data: procedurally rendered clips of the training split (`models/heldout.json` lists the
   colour-shape and colour-on-background combinations never shown in training), captions with
