@@ -70,6 +70,7 @@ def child(steps: int, precision: str) -> dict[str, float]:
     width = dit.cfg.width
     mlp = Linear(width, 4 * width)
     rows = torch.randn(2048, width, requires_grad=True)
+
     def layer() -> None:
         with bfloat16_matmuls(precision == "bfloat16"):
             y = mlp(rows)

@@ -18,11 +18,12 @@ _matmul_dtype: torch.dtype | None = None
 @contextmanager
 def bfloat16_matmuls(enabled: bool = True) -> Iterator[None]:
     """Inside this block, Linear layers and attention multiply in bfloat16; everything else
-    (norms, softmax, the loss, the weights and the optimizer) stays float32.
+    (norms, softmax, the loss, the weights and the optimizer) stays float32. `enabled=False`
+    leaves the precision as it found it.
 
-    On a CPU with AVX512-BF16, oneDNN multiplies bfloat16 about 2.8 times as fast as float32,
-    which makes a denoiser training step about 1.5 times as fast (models/bench/train_step.py).
-    Training uses it (the `precision` setting); sampling, evaluation and export never do."""
+    On a CPU with AVX512-BF16 a denoiser training step is about 1.4 times as fast
+    (models/bench/train_step.py). Training uses it (the `precision` setting); sampling,
+    evaluation and export never do."""
     global _matmul_dtype
     before = _matmul_dtype
     _matmul_dtype = torch.bfloat16 if enabled else before
