@@ -65,6 +65,31 @@ def load_frames(path: str, keep: list[list[int]]) -> np.ndarray:
     return frames.reshape(n, SIZE, SIZE, 3)
 
 
+def failing_spans(failed: list[bool], first_frame: int) -> list[list[int]]:
+    """The runs of consecutive failing frames, as [first, end) video-frame numbers counted from first_frame."""
+    spans: list[list[int]] = []
+    for i, bad in enumerate(failed):
+        if not bad:
+            continue
+        if spans and spans[-1][1] == first_frame + i:
+            spans[-1][1] += 1
+        else:
+            spans.append([first_frame + i, first_frame + i + 1])
+    return spans
+
+
+def broken_scene_line(long_horizon: dict) -> str:
+    """Where in the long run the scene itself breaks: a wrong background or a stray region is a
+    whole-frame fault, and when it happens (a burst, a period, a drift) says more than how often."""
+    spans = [s for clip in long_horizon.get("sceneBroken", []) for s in clip]
+    if not spans:
+        return "No frame of the long run judged here has a wrong background or a stray region."
+    shown = ", ".join(f"{a / FPS:.2f}-{b / FPS:.2f} s" for a, b in spans[:12])
+    more = f" and {len(spans) - 12} more" if len(spans) > 12 else ""
+    frames = sum(b - a for a, b in spans)
+    return f"Frames of the long run with a wrong background or a stray region ({frames} in all), by time in the run: {shown}{more}."
+
+
 def score(args: argparse.Namespace) -> None:
     with open(args.plan) as f:
         p = json.load(f)
@@ -95,14 +120,19 @@ def score(args: argparse.Namespace) -> None:
     results["steering"] = {"edits": edits, "applied": len(took) / len(edits),
                            "medianFramesToEffect": float(np.median(took)) if took else None,
                            "medianJumpPx": float(np.median(jumps)) if jumps else None}
-    first, last = [], []
+    first, last, broken = [], [], []
     for clip in by_kind["long"]:
         frames = load_frames(os.path.join(args.frames, clip["name"] + ".rgb"), clip["keep"])
         half = len(frames) // 2
         prompt = clip["prompts"][0]["text"]
-        first.append(analyze.analyze_clip(frames[:half], prompt)[0])
-        last.append(analyze.analyze_clip(frames[half:], prompt)[0])
-    results["longHorizon"] = {"minutes": p["longMinutes"], "firstMinute": mean_report(first), "lastMinute": mean_report(last)}
+        spans = []
+        for (start, _), part, reports in ((clip["keep"][0], frames[:half], first), (clip["keep"][1], frames[half:], last)):
+            report, per_frame = analyze.analyze_clip(part, prompt)
+            reports.append(report)
+            spans += failing_spans([not f["background"] or f["extra"] > 0 for f in per_frame], start)
+        broken.append(spans)
+    results["longHorizon"] = {"minutes": p["longMinutes"], "firstMinute": mean_report(first), "lastMinute": mean_report(last),
+                              "sceneBroken": broken}
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)
     table = adherence_table({**results, "longHorizon": {"seconds": p["longMinutes"] * 60, "first10s": results["longHorizon"]["firstMinute"],
@@ -124,6 +154,8 @@ has the same measures from the PyTorch reference sampler, with the history ablat
 {table}
 
 {uncertainty(results)}
+
+{broken_scene_line(results['longHorizon'])}
 
 ## Steering
 

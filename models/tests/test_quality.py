@@ -87,5 +87,21 @@ class CompareTest(unittest.TestCase):
         self.assertRegex(text, r"seen prompts: pass \d+\.\d-\d+\.\d%, coherent 50\.0-50\.0%")
 
 
+
+class LongRunTest(unittest.TestCase):
+    def test_failing_frames_become_spans_of_the_whole_runs_frame_numbers(self):
+        failed = [False, True, True, False, True, False, False, True]
+        self.assertEqual(quality.failing_spans(failed, 8000), [[8001, 8003], [8004, 8005], [8007, 8008]])
+        self.assertEqual(quality.failing_spans([False] * 5, 0), [])
+
+    def test_the_quality_page_says_when_the_long_runs_scene_breaks(self):
+        line = quality.broken_scene_line({"sceneBroken": [[[16, 48], [9600, 9604]]]})
+        self.assertEqual(line, "Frames of the long run with a wrong background or a stray region (36 in all), "
+                               "by time in the run: 1.00-3.00 s, 600.00-600.25 s.")
+        self.assertIn("No frame", quality.broken_scene_line({"sceneBroken": [[]]}))
+        many = quality.broken_scene_line({"sceneBroken": [[[2 * i, 2 * i + 1] for i in range(15)]]})
+        self.assertTrue(many.endswith("1.38-1.44 s and 3 more."), many)
+
+
 if __name__ == "__main__":
     unittest.main()
