@@ -154,12 +154,16 @@ def main(args: argparse.Namespace) -> None:
         residual += "; continues a stream from its newest latent frame, noised, through the last stage alone"
     has_edits = os.path.exists(os.path.join(args.run, "edits.pt"))
     edit_clips = cfg.get("edit_clips", 0) if has_edits else 0
-    edit_share = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."
+    data_notes = (f"{100 * cfg.get('edit_share', 0):.0f}% of denoiser examples come from them."
                   if has_edits else "")
     if cfg.get("rollout_share", 0) > 0:
-        edit_share += (f" In {100 * cfg['rollout_share']:.0f}% of the examples that have a past, the newest history frame "
+        data_notes += (f" In {100 * cfg['rollout_share']:.0f}% of the examples that have a past, the newest history frame "
                        "is the model's own sample of it (its EMA weights, no guidance), so that it learns to continue "
                        "from frames of its own.")
+    if cfg.get("caption_weight", 0) > 0:
+        data_notes += (f" The text encoder also learns to name each object's colour, shape, size and motion back from "
+                       f"its tokens (the caption probe, `livegen/caption_probe.py`, loss weight {cfg['caption_weight']:g}), "
+                       "so that prompts differing in one word stay apart in what the denoiser reads.")
     seen = q["seen"]
     if seen["passed"] >= 0.5:
         status = f"On seen prompts {pct(seen['passed'])} of frames pass the full check below."
@@ -219,7 +223,7 @@ def main(args: argparse.Namespace) -> None:
   colour-shape and colour-on-background combinations never shown in training), captions with
   random synonyms; {cfg['latent_clips']} clips of {cfg['latent_frames']} latent frames pre-encoded for the denoiser,
   and {edit_clips} steering clips of {cfg.get('edit_frames', 0)} latent frames whose prompt changes (a new background
-  colour, or a new colour or shape for one object, in place) at a latent frame from 3 to 8; {edit_share}
+  colour, or a new colour or shape for one object, in place) at a latent frame from 3 to 8; {data_notes}
 """ if den_trained else ""
     denoiser_row = (f"| denoiser + text encoder | {den_steps} | {cfg['batch']} | {den_wall / 60:.0f} min | {tail_mean(den_log, 'loss'):.4f} "
                     f"(velocity MSE summed over the 3 stages{stage_weighting}) |\n") if den_trained else ""

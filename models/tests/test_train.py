@@ -380,6 +380,7 @@ class TrainingRunTest(unittest.TestCase):
                 manifest = json.load(f)
             self.assertEqual((manifest["firstFrame"]["candidates"], manifest["graphs"]["critic"]), (2, "frame_critic.onnx"))
             self.assertIn("![first frames](card/first.png)", first_card)
+            self.assertIn("(the caption probe, `livegen/caption_probe.py`, loss weight 1)", first_card)
             subprocess.run([sys.executable, os.path.join(models, "recover.py"), "--model", model, "--out", recovered,
                             "--encoder-steps", "2"], check=True, capture_output=True, cwd=models)
             subprocess.run([sys.executable, os.path.join(models, "train.py"), "--preset", "smoke", "--out", recovered,
