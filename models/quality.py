@@ -81,7 +81,7 @@ def failing_spans(failed: list[bool], first_frame: int) -> list[list[int]]:
 def broken_scene_line(long_horizon: dict) -> str:
     """Where in the long run the scene itself breaks: a wrong background or a stray region is a
     whole-frame fault, and when it happens (a burst, a period, a drift) says more than how often."""
-    spans = [s for clip in long_horizon.get("sceneBroken", []) for s in clip]
+    spans = [s for clip in long_horizon["sceneBroken"] for s in clip]
     if not spans:
         return "No frame of the long run judged here has a wrong background or a stray region."
     shown = ", ".join(f"{a / FPS:.2f}-{b / FPS:.2f} s" for a, b in spans[:12])

@@ -87,7 +87,6 @@ class CompareTest(unittest.TestCase):
         self.assertRegex(text, r"seen prompts: pass \d+\.\d-\d+\.\d%, coherent 50\.0-50\.0%")
 
 
-
 class LongRunTest(unittest.TestCase):
     def test_failing_frames_become_spans_of_the_whole_runs_frame_numbers(self):
         failed = [False, True, True, False, True, False, False, True]
