@@ -246,7 +246,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each seen / held-out clip")
     parser.add_argument("--prompts", type=int, default=8, help="prompts per split")
     parser.add_argument("--ablation-prompts", type=int, default=4)
-    parser.add_argument("--edit-prompts", type=int, default=6)
+    parser.add_argument("--edit-prompts", type=int, default=24)
     parser.add_argument("--guidance-ablation", type=float, nargs="*", default=[3.0],
                         help="other guidance weights to compare on the first --ablation-prompts prompts of each split")
     parser.add_argument("--first-frame-prompts", type=int, default=96,

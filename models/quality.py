@@ -214,7 +214,7 @@ if __name__ == "__main__":
     p.add_argument("--out", required=True)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--prompts", type=int, default=8)
-    p.add_argument("--edit-prompts", type=int, default=6)
+    p.add_argument("--edit-prompts", type=int, default=24)
     p.add_argument("--long-minutes", type=float, default=10.0)
     s = sub.add_parser("score")
     s.add_argument("--plan", required=True)

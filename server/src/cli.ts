@@ -30,7 +30,7 @@ commands:
                         a joining viewer, prompt-to-pixel latency, server CPU per viewer, viewers
                         at 99% delivery
   quality [--json out/quality.json] [--doc FILE] [--long-minutes 10] [--prompts 8]
-          [--edit-prompts 6] [--seconds 10] [--threads 2] [--model DIR]
+          [--edit-prompts 24] [--seconds 10] [--threads 2] [--model DIR]
                         prompt adherence, steering and long-run quality of the engine's frames,
                         judged by the analyzer (models/quality.py); writes docs/QUALITY.md
                         (for another --model, out/QUALITY-<its folder>.md)

@@ -39,7 +39,7 @@ export async function qualityCommand(args: string[], defaultModel: string): Prom
       threads: { type: 'string', default: '2' },
       seconds: { type: 'string', default: '10' },
       prompts: { type: 'string', default: '8' },
-      'edit-prompts': { type: 'string', default: '6' },
+      'edit-prompts': { type: 'string', default: '24' },
       'long-minutes': { type: 'string', default: '10' },
     },
   });
