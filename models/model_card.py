@@ -35,6 +35,17 @@ def read_log(path: str) -> tuple[list[dict], float]:
     return records, wall + last
 
 
+def check_log_start(records: list[dict], begun: int, path: str) -> None:
+    """Refuses a log that misses its first sittings: a run continued in a new folder must carry the
+    old folder's log before its own, or the card would give one sitting's time as the training's."""
+    if not records:
+        return
+    cadence = records[1]["step"] - records[0]["step"] if len(records) > 1 else records[0]["step"]
+    if records[0]["step"] > begun + cadence:
+        raise SystemExit(f"{path} starts at step {records[0]['step']}, but this denoiser trained from step {begun}: "
+                         "the records in between are missing (put the earlier run's log before this one's)")
+
+
 def tail_mean(records: list[dict], key: str, n: int = 10) -> float:
     values = [r[key] for r in records[-n:] if key in r]
     return sum(values) / len(values) if values else float("nan")
@@ -136,6 +147,8 @@ def main(args: argparse.Namespace) -> None:
     den_trained = not recovered or manifest["training"]["steps"] > recovered["from"]["steps"]
     # A recovered run whose denoiser log starts below the recovered step trained a new denoiser from its first step.
     den_fresh = recovered is not None and bool(den_log) and den_log[0]["step"] < recovered["from"]["steps"]
+    check_log_start(den_log, recovered["from"]["steps"] if recovered and not den_fresh else 0,
+                    os.path.join(args.run, "denoiser.log"))
     dec_log, dec_wall = read_log(os.path.join(args.run, "decoder.log"))
     params = manifest["parameters"]
     size_mb = sum(os.path.getsize(os.path.join(args.model, f)) for f in manifest["graphs"].values()) / 1e6
