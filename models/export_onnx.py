@@ -167,7 +167,7 @@ def gflop(dit: PyramidDiT, vae: VideoVAE, sp: pyramid.SpatialPyramid, tp: pyrami
 def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     """The EMA text encoder and denoiser and the VAE of a run: its latent normalisation (from its
     latent dataset, or a recovered run's shipped one), and its sharpened decoder when the decoder
-    phase has run, or its refined one when the refine phase has."""
+    phase has run, or its refined one when the refine phase has read this denoiser's latents."""
     with open(os.path.join(run, "config.json")) as f:
         cfg = dataclasses.replace(PRESETS["cpu"], **json.load(f))
     text, dit = build(cfg)
@@ -177,7 +177,7 @@ def load_run(run: str) -> tuple[dict, TextEncoder, PyramidDiT, VideoVAE]:
     dit_steps = state["step"]
     vae = VideoVAE(VAEConfig())
     vae.load_state_dict(load(os.path.join(run, "vae.pt"))["model"])
-    decoder_steps = load_decoder(run, vae)
+    decoder_steps = load_decoder(run, vae, dit_steps)
     # A recovered run keeps its shipped normalisation, in vae.pt (train.py), whether or not it has
     # encoded latents yet; any other run's is its latent dataset's.
     if not os.path.exists(os.path.join(run, "recovered.json")):

@@ -316,8 +316,13 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     if not 1 <= cfg.refine_start_stage < sp.stages:
         raise SystemExit(f"train: refine_start_stage must name a stage after the first (1-{sp.stages - 1})")
     info, text, dit, vae = load_run(out)
-    text, dit, vae = text.to(device), dit.to(device), vae.to(device)
     path = os.path.join(out, "refine.pt")
+    if os.path.exists(path) and info["refineSteps"] == 0:  # load_run passed it over: another denoiser's
+        for stale in (path, os.path.join(out, "refine.log")):
+            if os.path.exists(stale):
+                os.remove(stale)
+        print(f"refine: the denoiser moved on to step {info['steps']}; refining the decoder again", flush=True)
+    text, dit, vae = text.to(device), dit.to(device), vae.to(device)
     decoder = vae.decoder
     opt = torch.optim.AdamW(refined_parameters(decoder), lr=cfg.refine_lr, weight_decay=0.0)
     step = resume(path, device, opt, decoder=decoder)

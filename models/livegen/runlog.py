@@ -57,10 +57,11 @@ def load(path: str, device: torch.device | str = "cpu"):
 _HAS_WEIGHTS_ONLY = "weights_only" in inspect.signature(torch.load).parameters
 
 
-def load_decoder(run: str, vae: torch.nn.Module) -> dict[str, int]:
+def load_decoder(run: str, vae: torch.nn.Module, denoiser_step: int | None = None) -> dict[str, int]:
     """Loads into `vae` the decoder a run ships: its velocity branch from the motion phase, then the
     decoder phase's whole decoder, then the refine phase's, each where the run has it (the last
-    one wins). Returns the steps of each phase (0 where it has not run)."""
+    one wins). With `denoiser_step`, a refine phase that read another denoiser step's latents is
+    passed over. Returns the steps of each phase (0 where it has not run or was passed over)."""
     steps = {"decoderSteps": 0, "motionSteps": 0, "refineSteps": 0}
     motion = os.path.join(run, "motion.pt")
     if os.path.exists(motion):
@@ -71,6 +72,10 @@ def load_decoder(run: str, vae: torch.nn.Module) -> dict[str, int]:
         path = os.path.join(run, name)
         if os.path.exists(path):
             state = load(path)
+            if key == "refineSteps" and denoiser_step is not None and state["denoiser_step"] != denoiser_step:
+                print(f"{path}: learned from the denoiser at step {state['denoiser_step']}, not {denoiser_step}: not used "
+                      "(models/train.py refines again)")
+                continue
             vae.decoder.load_state_dict(state["decoder"])
             steps[key] = state["step"]
     return steps

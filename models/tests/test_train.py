@@ -14,6 +14,7 @@ import torch
 import export_onnx
 from livegen import pyramid, world
 from livegen.config import PRESETS
+from livegen.runlog import load
 from livegen.frame_loss import pixel_foreground_weights
 from train import apply_override, palette_error, saved_config
 from livegen.carry import MotionCarry, motion_error
@@ -387,6 +388,7 @@ class TrainingRunTest(unittest.TestCase):
                             "--set", "steps=4", "--set", "foreground_from=history", "--set", "stage_weights=4,2,1", "--set", "continuation=pyramid", "--set", "predicts=residual"], check=True, capture_output=True, cwd=models)
             info, _, _, _ = export_onnx.load_run(recovered)
             self.assertEqual((info["steps"], info["decoderSteps"], info["motionSteps"], info["refineSteps"]), (4, 2, 2, 2))
+            self.assertEqual(load(os.path.join(recovered, "refine.pt"))["denoiser_step"], 4)  # refined again for the denoiser trained on
             shipped, rebuilt = export_onnx.load_run(out)[3], export_onnx.load_run(recovered)[3]
             torch.testing.assert_close(rebuilt.latent_mean, shipped.latent_mean)  # the latent space the denoiser learned
             torch.testing.assert_close(rebuilt.latent_std, shipped.latent_std)
