@@ -16,7 +16,7 @@ def clip_batch(rng: np.random.Generator, batch: int, n_frames: int, size: int, f
     scenes = [world.sample_scene(rng, heldout, want_heldout=False) for _ in range(batch)]
     starts = [float(rng.uniform(0, max_start)) for _ in range(batch)]
     video = torch.stack([world.render(s, n_frames, size, fps, t0) for s, t0 in zip(scenes, starts)])
-    return video.float() / 127.5 - 1, scenes, starts
+    return video.float().div_(127.5).sub_(1), scenes, starts
 
 
 def edit_clip_batch(rng: np.random.Generator, batch: int, n_frames: int, switch: list[int], size: int, fps: float,
@@ -29,4 +29,4 @@ def edit_clip_batch(rng: np.random.Generator, batch: int, n_frames: int, switch:
     for a, b, cut in zip(before, after, switch):
         t0 = float(rng.uniform(0, 60.0))
         clips.append(torch.cat([world.render(a, cut, size, fps, t0), world.render(b, n_frames - cut, size, fps, t0 + cut / fps)]))
-    return torch.stack(clips).float() / 127.5 - 1, before, after
+    return torch.stack(clips).float().div_(127.5).sub_(1), before, after

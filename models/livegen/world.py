@@ -269,13 +269,15 @@ def render(scene: Scene, n_frames: int, size: int = 256, fps: float = 16.0, t0: 
     coords = torch.arange(size, dtype=torch.float32) + 0.5
     bg = torch.tensor(PALETTE[scene.background], dtype=torch.float32)
     ramp = 1 + scene.shading * (coords / size - 0.5) * 2  # (H,)
-    frame = (bg[:, None, None] * ramp[None, :, None]).clamp(0, 255).round()
-    frames = frame.expand(n_frames, 3, size, size).clone()
+    rows = (bg[:, None] * ramp[None, :]).clamp(0, 255).round().to(torch.uint8)  # (3, H): the shading is vertical
+    frames = rows[None, :, :, None].expand(n_frames, 3, size, size).contiguous()
+    # Painting in place, in uint8, through a channels-last view: whole-frame float copies per
+    # object made rendering the dearest part of building a latent dataset.
+    pixels = frames.permute(0, 2, 3, 1)
     masks = object_masks(scene, t, size)
     for i, o in enumerate(scene.objects):
-        colour = torch.tensor(PALETTE[o.color], dtype=torch.float32)
-        frames = torch.where(masks[:, i, None], colour[None, :, None, None], frames)
-    return frames.to(torch.uint8)
+        pixels[masks[:, i]] = torch.tensor(PALETTE[o.color], dtype=torch.uint8)
+    return frames
 
 
 def motion_field(scene: Scene, n_latent: int, frames_per_latent: int, size: int = 256, fps: float = 16.0,

@@ -31,6 +31,26 @@ class WorldTest(unittest.TestCase):
                 allowed = {world.PALETTE[o.color] for o in scene.objects} | {world.PALETTE[scene.background]}
                 self.assertLessEqual(pixels, allowed)
 
+    def test_each_pixel_is_its_topmost_object_colour_or_the_shaded_background(self):
+        # Two overlapping objects, the second drawn over the first, on a shaded background.
+        scene = world.Scene("blue", (world.ObjectSpec("square", "large", "red", "right"),
+                                     world.ObjectSpec("circle", "small", "yellow", "down")),
+                            shading=0.2, starts=((0.5, 0.5), (0.52, 0.48)), bounce_signs=((1, 1), (1, 1)))
+        frames = world.render(scene, 4, 96, t0=0.5)
+        masks = world.object_masks(scene, 0.5 + np.arange(4) / 16.0, 96)
+        self.assertTrue((masks[:, 0] & masks[:, 1]).any())
+        for k in range(4):
+            for y in range(96):
+                for x in range(0, 96, 3):
+                    if masks[k, 1, y, x]:
+                        want = world.PALETTE["yellow"]
+                    elif masks[k, 0, y, x]:
+                        want = world.PALETTE["red"]
+                    else:
+                        shade = 1 + 0.2 * ((y + 0.5) / 96 - 0.5) * 2
+                        want = tuple(min(max(round(c * shade), 0), 255) for c in world.PALETTE["blue"])
+                    self.assertEqual(tuple(frames[k, :, y, x].tolist()), want, (k, y, x))
+
     def test_palette_is_the_design_palette(self):
         self.assertEqual(world.PALETTE["red"], (229, 57, 53))
         self.assertEqual(world.PALETTE["gray"], (128, 128, 128))
