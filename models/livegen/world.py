@@ -272,7 +272,7 @@ def render(scene: Scene, n_frames: int, size: int = 256, fps: float = 16.0, t0: 
     rows = (bg[:, None] * ramp[None, :]).clamp(0, 255).round().to(torch.uint8)  # (3, H): the shading is vertical
     frames = rows[None, :, :, None].expand(n_frames, 3, size, size).contiguous()
     # Painting in place, in uint8, through a channels-last view: whole-frame float copies per
-    # object made rendering the dearest part of building a latent dataset.
+    # object made rendering a third of the cost of building a latent dataset (docs/PERF.md).
     pixels = frames.permute(0, 2, 3, 1)
     masks = object_masks(scene, t, size)
     for i, o in enumerate(scene.objects):
