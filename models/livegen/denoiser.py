@@ -224,6 +224,7 @@ class PyramidDiT(nn.Module):
 PyramidDiT_models = {
     "PyramidDiT-tiny": DiTConfig(width=64, depth=2, heads=2),
     "PyramidDiT-XS": DiTConfig(width=192, depth=6, heads=3),  # the CPU default: near compute-optimal for an hour of 2 cores
+    "PyramidDiT-XS10": DiTConfig(width=192, depth=10, heads=3),  # XS deepened by models/grow.py
     "PyramidDiT-S": DiTConfig(width=256, depth=8, heads=4),
     "PyramidDiT-B": DiTConfig(width=384, depth=12, heads=6),
 }
