@@ -25,6 +25,7 @@ from livegen.config import PRESETS
 from livegen.denoiser import PyramidDiT_models
 from livegen.runlog import load, save
 from livegen.train_denoiser import build, optimizer
+from train import saved_config
 
 # The layers whose outputs a block adds to the residual stream: zero, the block is the identity.
 RESIDUAL_OUTPUTS = ("proj.weight", "proj.bias", "mlp.2.weight", "mlp.2.bias")
@@ -55,8 +56,8 @@ def grow_state(state: dict[str, torch.Tensor], old: int, new: int) -> dict[str, 
 def main(args: argparse.Namespace) -> None:
     path = os.path.join(args.run, "denoiser.pt")
     config_path = os.path.join(args.run, "config.json")
-    if not os.path.exists(path):
-        raise SystemExit(f"grow: {args.run} has no denoiser.pt to grow")
+    if not (os.path.exists(path) and os.path.exists(config_path)):
+        raise SystemExit(f"grow: {args.run} is no trained run (no denoiser.pt or config.json)")
     if args.model not in PyramidDiT_models:
         raise SystemExit(f"grow: unknown model {args.model!r}; one of {', '.join(PyramidDiT_models)}")
     state = load(path)
@@ -65,10 +66,7 @@ def main(args: argparse.Namespace) -> None:
         raise SystemExit(f"grow: {state['config']} and {args.model} differ in width or heads; only depth can grow")
     if target.depth <= source.depth:
         raise SystemExit(f"grow: {args.model} (depth {target.depth}) is not deeper than {state['config']} (depth {source.depth})")
-    with open(config_path) as f:
-        cfg_fields = json.load(f)
-    cfg_fields["model"] = args.model
-    cfg = dataclasses.replace(PRESETS["cpu"], **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_fields.items()})
+    cfg = dataclasses.replace(saved_config(args.run, PRESETS["cpu"]), model=args.model)
     text, dit = build(cfg)
     for key in ("dit", "ema_dit"):
         state[key] = grow_state(state[key], source.depth, target.depth)
@@ -78,7 +76,7 @@ def main(args: argparse.Namespace) -> None:
     state["config"] = args.model
     save(path, **state)
     with open(config_path, "w") as f:
-        json.dump(cfg_fields, f, indent=2)
+        json.dump(dataclasses.asdict(cfg), f, indent=2)
     print(f"grow: {args.run}'s denoiser {source.depth} -> {target.depth} blocks (copies of blocks "
           f"{placement(source.depth, target.depth)}), {sum(p.numel() for p in dit.parameters()) / 1e6:.2f}M parameters, "
           f"at step {state['step']}")
