@@ -9,7 +9,9 @@ cannot tell a bad first frame from a bad continuation. This command separates th
   beside the true latent decoded the same way (the autoencoder's ceiling). Its latent error is
   set against copying the previous latent, the baseline any continuation must beat; and where
   the model puts the first object against where the true frame has it, set against leaving it
-  where it was (objects move about 12 px per latent frame);
+  where it was (objects move about 12 px per latent frame). The same frame drawn again with the
+  spatial pyramid entered at a later stage from the true frame's own layout at that scale tells
+  which stages lose what: a stage whose true layout lifts the figures is one that gets it wrong;
 - from a true start: the same clips run free from their true first latent frame, judged in
   windows, so a continuation that fades or drifts shows apart from a poor first frame.
 `--checkpoint` compares another denoiser checkpoint of the same run.
@@ -24,11 +26,11 @@ import numpy as np
 import torch
 
 from export_onnx import load_run
-from livegen import analyze, world
+from livegen import analyze, pyramid, rng, world
 from livegen.pyramid import SpatialPyramid, TemporalPyramid
 from livegen.runlog import load
 from livegen.layers import use_cpu_cores
-from livegen.sampler import GUIDANCE, Generator
+from livegen.sampler import GUIDANCE, Generator, from_layout
 from livegen.text import default_tokenizer
 from livegen.train_denoiser import scene_from_dict
 from livegen.vae import StreamingDecoder
@@ -71,6 +73,18 @@ def displacement(before: np.ndarray, true: np.ndarray, model: np.ndarray, prompt
             "rightDirection": float(np.mean([np.dot(t, m) > 0.7 * np.hypot(*t) * np.hypot(*m) for t, m in moves]))}
 
 
+def seeded(seeds: list[int], frame: int):
+    """The noise the sampler draws for latent frame `frame` of clips with these seeds, as denoise takes it."""
+    return lambda purpose, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, purpose), shape)
+
+
+def layout_entries(gen: Generator, has_past: bool) -> list[int]:
+    """The stages a frame can be entered at from its true layout: every one after the first, or a
+    bridge continuation's last stage alone (it enters nowhere else)."""
+    last = gen.spatial.stages - 1
+    return [last] if gen.dit.cfg.continuation == "bridge" and has_past else list(range(1, last + 1))
+
+
 def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text, seeds: list[int],
                    frames: list[int]) -> list[dict]:
     """clips (B, K, C, h, w) normalised latents."""
@@ -81,6 +95,10 @@ def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text
         cache = gen.decoder.vae.denormalize(clips[:, k - 1]) if k > 0 else torch.zeros_like(sampled)
         model, _ = gen.decoder(sampled, cache)
         true, _ = gen.decoder(clips[:, k], cache)
+        from_true_layout = {}
+        for stage in layout_entries(gen, bool(past)):
+            drawn = from_layout(gen.dit, gen.spatial, gen.temporal, past, clips[:, k], stage, text, seeded(seeds, k))
+            from_true_layout[str(stage)] = scores(gen.decoder(drawn, cache)[0].numpy(), prompts)
         motion = None
         if k > 0:
             before_cache = gen.decoder.vae.denormalize(clips[:, k - 2]) if k > 1 else torch.zeros_like(sampled)
@@ -91,6 +109,7 @@ def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text
             "latentMse": {"model": float(((sampled - clips[:, k]) ** 2).mean()),
                           "copyPrevious": float(((clips[:, k - 1] - clips[:, k]) ** 2).mean()) if k > 0 else None},
             "model": scores(model.numpy(), prompts),
+            "fromTrueLayoutAtStage": from_true_layout,
             "autoencoder": scores(true.numpy(), prompts),
             "motion": motion,
         })
@@ -147,6 +166,8 @@ def main(args: argparse.Namespace) -> None:
         print(f"frame {row['frame']:2d}: latent MSE {row['latentMse']['model']:.3f}"
               + (f" (copy {copy:.3f})" if copy is not None else "")
               + f"  model {percentages(row['model'])}  ceiling {percentages(row['autoencoder'])}", flush=True)
+        for stage, figures in row["fromTrueLayoutAtStage"].items():
+            print(f"          from the true layout at stage {stage}: {percentages(figures)}", flush=True)
         if row["motion"]:
             m = row["motion"]
             print(f"          first object, {m['objects']} moving: true step {m['trueStepPx']:.1f} px, model's {m['modelStepPx']:.1f} px, "

@@ -26,7 +26,7 @@ from livegen.config import PRESETS, TrainConfig
 from livegen.frame_loss import edge_error, pixel_foreground_weights
 from livegen.layers import pick_device
 from livegen.runlog import Log, load, resume, save
-from livegen.sampler import run_stages
+from livegen.sampler import from_layout
 from livegen.vae import VAEConfig, VideoVAE, causal_caches, warp
 
 
@@ -339,22 +339,9 @@ def refine_decoder(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     def fresh(_, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.randn((cfg.decoder_batch,) + shape, device=device)
 
-    @torch.no_grad()
     def drawn(z: torch.Tensor, k: int, prompt: tuple[torch.Tensor, torch.Tensor], stage: int) -> torch.Tensor:
         """The denoiser's latent frame k (B, C, h, w) of normalised clips z (B, K, C, h, w), from their true history."""
-        b, _, c, h, _ = z.shape
-        past = [z[:, j] for j in range(max(0, k - tp.frames), k)]
-        levels = pyramid.history_levels(past, tp) if past else pyramid.empty_history(tp, b, c, h)
-        origin = pyramid.newest(levels) if dit.cfg.predicts == "residual" else torch.zeros_like(z[:, k])
-        levels = pyramid.corrupt_history(levels, tp.noise, fresh)
-        history = dit.encode_history(levels, torch.full((b,), tp.noise, device=device))
-        if dit.cfg.continuation == "bridge" and past:
-            # A bridge model runs the last stage alone from its carried prediction of the frame; the true frame stands in for it.
-            stage, coarse = sp.stages - 1, z[:, k] - origin
-        else:
-            coarse = pyramid.up(pyramid.down(z[:, k] - origin, sp.factor(stage - 1)))
-        s = sp.starts[stage]
-        return origin + run_stages(dit, sp, (1 - s) * coarse + s * torch.randn_like(coarse), stage, history, prompt, 1.0, fresh)
+        return from_layout(dit, sp, tp, [z[:, j] for j in range(max(0, k - tp.frames), k)], z[:, k], stage, prompt, fresh)
 
     while step < cfg.refine_steps and time.time() < deadline:
         past = int(rng.integers(0, tp.frames + 1))

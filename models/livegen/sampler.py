@@ -174,6 +174,32 @@ def denoise(dit: PyramidDiT, sp: pyramid.SpatialPyramid, levels, sigma_c: float,
 
 
 @torch.no_grad()
+def from_layout(dit: PyramidDiT, sp: pyramid.SpatialPyramid, tp: pyramid.TemporalPyramid, past: list[torch.Tensor],
+                target: torch.Tensor, stage: int, text: tuple[torch.Tensor, torch.Tensor],
+                noise: Callable[[int, tuple[int, ...]], torch.Tensor]) -> torch.Tensor:
+    """A latent frame `target` (B, C, h, w) drawn again from its true history `past` (each
+    (B, C, h, w), oldest first), entering the spatial pyramid at `stage` (1 or later) from the
+    target's own layout: pooled to the size of the stage before, upsampled, and noised to the
+    stage's starting sigma, as training starts that stage. What comes out keeps the target's
+    layout at that scale, so it shows what the stages from `stage` on make of a right layout. A
+    bridge model with a past enters its last stage from the target itself, which stands in for its
+    carried frame. `noise(stage, shape)` as `denoise` takes it; the history's corruption draws
+    from purposes 8 + level, as the sampler's does."""
+    b, c, h, _ = target.shape
+    levels = pyramid.history_levels(past, tp) if past else pyramid.empty_history(tp, b, c, h)
+    origin = pyramid.newest(levels) if dit.cfg.predicts == "residual" else torch.zeros_like(target)
+    levels = pyramid.corrupt_history(levels, tp.noise, lambda level, shape: noise(8 + level, shape))
+    history = dit.encode_history(levels, torch.full((b,), tp.noise, device=target.device))
+    if dit.cfg.continuation == "bridge" and past:
+        stage, coarse = sp.stages - 1, target - origin
+    else:
+        coarse = pyramid.up(pyramid.down(target - origin, sp.factor(stage - 1)))
+    s = sp.starts[stage]
+    x = (1 - s) * coarse + s * noise(stage, tuple(coarse.shape[1:]))
+    return origin + run_stages(dit, sp, x, stage, history, text, 1.0, noise)
+
+
+@torch.no_grad()
 def run_stages(dit: PyramidDiT, sp: pyramid.SpatialPyramid, x: torch.Tensor, first: int, history, text: tuple[torch.Tensor, torch.Tensor],
                guidance: float, noise: Callable[[int, tuple[int, ...]], torch.Tensor]) -> torch.Tensor:
     """The spatial pyramid from `x` (B, C, ...) at stage `first`'s size and starting sigma to the

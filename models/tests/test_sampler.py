@@ -7,7 +7,7 @@ import torch
 from livegen import pyramid, rng
 from livegen.carry import MotionCarry
 from livegen.denoiser import PyramidDiT
-from livegen.sampler import Generator, denoise
+from livegen.sampler import Generator, denoise, from_layout
 from livegen.vae import StreamingDecoder
 from tests.tiny_model import tiny_model
 
@@ -87,6 +87,24 @@ class GeneratorTest(unittest.TestCase):
                 sigma = s + (sp.ends[last] - s) * i / sp.steps[last]
                 x = x + dit(x, torch.full((2,), sigma), text[0][:2], text[1][:2], hk, hv, hb) / sp.steps[last]
             torch.testing.assert_close(bridge.latent_frame(past, text, [3, 4], 3), x)
+
+    def test_a_frame_drawn_from_its_true_layout_enters_the_stage_at_the_target_pooled_to_the_stage_before(self):
+        frame_model, residual = self.variant(), self.variant(predicts="residual")
+        for gen in (frame_model, residual):
+            with torch.no_grad():  # zero velocity: the frame is the stage's start, carried through what follows
+                gen.dit.final.linear.weight.zero_()
+                gen.dit.final.linear.bias.zero_()
+        sp, tp, c = self.gen.spatial, self.gen.temporal, self.gen.dit.cfg.latent_channels
+        past = [torch.randn(2, c, 8, 8) for _ in range(2)]
+        target = torch.randn(2, c, 8, 8)
+        text = self.gen.text(["a red circle on a blue background"] * 2)
+        noise = lambda purpose, shape: rng.gaussian_rows([3, 4], pyramid.noise_stream(2, purpose), shape)
+        last = sp.stages - 1
+        s = sp.starts[last]
+        for gen, origin in ((frame_model, torch.zeros_like(target)), (residual, past[-1])):
+            layout = pyramid.up(pyramid.down(target - origin, sp.factor(last - 1)))
+            expected = origin + (1 - s) * layout + s * noise(last, (c, 8, 8))
+            torch.testing.assert_close(from_layout(gen.dit, sp, tp, past, target, last, text, noise), expected)
 
     def test_a_bridge_batch_of_clips_with_and_without_a_past_gives_each_clip_what_it_gets_alone(self):
         dit = self.variant(continuation="bridge").dit
