@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from export_onnx import load_run
-from livegen import analyze, pyramid, rng, world
+from livegen import analyze, world
 from livegen.pyramid import SpatialPyramid, TemporalPyramid
 from livegen.runlog import load
 from livegen.layers import use_cpu_cores
-from livegen.sampler import GUIDANCE, Generator, from_layout
+from livegen.sampler import GUIDANCE, Generator, from_layout, seeded_noise
 from livegen.text import default_tokenizer
 from livegen.train_denoiser import scene_from_dict
 from livegen.vae import StreamingDecoder
@@ -73,11 +73,6 @@ def displacement(before: np.ndarray, true: np.ndarray, model: np.ndarray, prompt
             "rightDirection": float(np.mean([np.dot(t, m) > 0.7 * np.hypot(*t) * np.hypot(*m) for t, m in moves]))}
 
 
-def seeded(seeds: list[int], frame: int):
-    """The noise the sampler draws for latent frame `frame` of clips with these seeds, as denoise takes it."""
-    return lambda purpose, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, purpose), shape)
-
-
 def layout_entries(gen: Generator, has_past: bool) -> list[int]:
     """The stages a frame can be entered at from its true layout: every one after the first, or a
     bridge continuation's last stage alone (it enters nowhere else)."""
@@ -97,7 +92,7 @@ def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text
         true, _ = gen.decoder(clips[:, k], cache)
         from_true_layout = {}
         for stage in layout_entries(gen, bool(past)):
-            drawn = from_layout(gen.dit, gen.spatial, gen.temporal, past, clips[:, k], stage, text, seeded(seeds, k))
+            drawn = from_layout(gen.dit, gen.spatial, gen.temporal, past, clips[:, k], stage, text, seeded_noise(seeds, k))
             from_true_layout[str(stage)] = scores(gen.decoder(drawn, cache)[0].numpy(), prompts)
         motion = None
         if k > 0:

@@ -98,10 +98,9 @@ class Generator:
             previous = past[-2] if len(past) >= 2 else torch.zeros_like(newest)
             emb, mask = text
             start = MotionCarry(self.decoder.vae, self.dit.motion)(newest, previous, emb[:b], mask[:b])
-        levels = pyramid.corrupt_history(
-            levels, self.temporal.noise, lambda level, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, 8 + level), shape))
-        return denoise(self.dit, self.spatial, levels, self.temporal.noise, text, self.guidance,
-                       lambda stage, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, stage), shape), newest, start)
+        noise = seeded_noise(seeds, frame)
+        levels = pyramid.corrupt_history(levels, self.temporal.noise, lambda level, shape: noise(8 + level, shape))
+        return denoise(self.dit, self.spatial, levels, self.temporal.noise, text, self.guidance, noise, newest, start)
 
     @torch.no_grad()
     def generate_many(self, schedules: list[Schedule], n_latent: int, seeds: list[int],
@@ -127,6 +126,12 @@ class Generator:
         """One clip: latents (K, C, h, w) and frames (K*T, 3, H, W) uint8."""
         latents, frames = self.generate_many([prompts], n_latent, [seed], progress)
         return latents[0], frames[0]
+
+
+def seeded_noise(seeds: list[int], frame: int) -> Callable[[int, tuple[int, ...]], torch.Tensor]:
+    """noise(purpose, shape): what latent frame `frame` of clips with these seeds draws for a
+    purpose (pyramid.noise_stream), (B,) + shape, each clip from its own seed."""
+    return lambda purpose, shape: rng.gaussian_rows(seeds, pyramid.noise_stream(frame, purpose), shape)
 
 
 def candidate_seed(seed: int, j: int) -> int:
