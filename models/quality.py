@@ -3,6 +3,8 @@
     /usr/bin/python3 models/quality.py plan --out plan.json [--long-minutes 10]
     /usr/bin/python3 models/quality.py score --plan plan.json --frames DIR --json out.json --doc docs/QUALITY.md
     /usr/bin/python3 models/quality.py compare BASE.json NEW.json
+    /usr/bin/python3 models/quality.py generate --run runs/X --plan plan.json --frames DIR
+
 
 `plan` lists the clips (seen and held-out prompts, mid-video colour edits, one long run) with
 their seeds, prompt logs and the video frames to keep; the TypeScript engine generates them and
@@ -10,7 +12,10 @@ writes each clip's kept frames as raw RGB (`<name>.rgb`). `score` judges them wi
 livegen.analyze, against the renderer's own frames of the same prompts as the ceiling, and
 writes the JSON and docs/QUALITY.md. `compare` sets two such JSON files of the same plan side by
 side, clip by clip (livegen/stats.py): the difference of each measure with its 95% interval, so
-that a change is told from the spread of a few clips.
+that a change is told from the spread of a few clips. `generate` writes the same frames with the
+PyTorch reference sampler from a training run (the engine's noise, clip for clip), so that a run
+the engine cannot load, or one not yet exported, is judged on the same plan and compared with
+`compare`; `score --engine reference` labels its figures.
 """
 from __future__ import annotations
 
@@ -20,8 +25,13 @@ import os
 
 import numpy as np
 
-from evaluate import edited, mean_report, prompt_set, steering, summary
-from livegen import analyze, stats, world
+from evaluate import edited, mean_report, progress, prompt_set, steering, summary
+from export_onnx import load_critic, load_run
+from livegen import analyze, pyramid, stats, world
+from livegen.layers import use_cpu_cores
+from livegen.sampler import Generator
+from livegen.text import default_tokenizer
+from livegen.vae import StreamingDecoder
 from model_card import CHECK, adherence_table, pct, steering_section
 
 FPS = 16
@@ -31,6 +41,13 @@ SPLITS = (("seen", "seen prompts"), ("heldout", "held-out prompts"))
 COMPARED = (("passed", "pass"), ("coherent", "coherent"), ("objects_present", "object once"), ("shape", "shape"),
             ("size", "size"), ("motion", "motion"), ("no_extra", "no stray blobs"))
 HEADLINE = COMPARED[:4]  # the measures whose intervals docs/QUALITY.md gives
+ENGINES = {"typescript": "TypeScript (onnxruntime-node)", "reference": "PyTorch reference sampler"}
+MADE_BY = {
+    "typescript": "Measured by `npx livegen quality`: the TypeScript engine generates every clip with the shipped\n"
+                  "ONNX model ({model}), exactly as the server does, and `models/quality.py` judges the frames.",
+    "reference": "Measured by `models/quality.py generate` and `score`: the PyTorch reference sampler generates\n"
+                 "every clip from the training run {model}, and `models/quality.py` judges the frames.",
+}
 
 
 def plan(args: argparse.Namespace) -> None:
@@ -55,6 +72,38 @@ def plan(args: argparse.Namespace) -> None:
                       "prompts": [{"text": prompt, "effectiveFrom": 0}], "keep": [[0, window], [total - window, total]]})
     with open(args.out, "w") as f:
         json.dump({"seconds": args.seconds, "prompts": args.prompts, "longMinutes": args.long_minutes, "clips": clips}, f, indent=2)
+
+
+def generate(args: argparse.Namespace) -> None:
+    """Each clip of the plan through the reference sampler, written as the engine writes it."""
+    use_cpu_cores()
+    with open(args.plan) as f:
+        p = json.load(f)
+    info, text, dit, vae = load_run(args.run)
+    if info["config"]["size"] != SIZE or info["config"]["fps"] != FPS or vae.cfg.frames_per_latent != FRAMES_PER_LATENT:
+        raise SystemExit(f"{args.run}: the quality plan judges the default world at {SIZE}x{SIZE}, {FPS} fps, {FRAMES_PER_LATENT} frames per latent frame")
+    critic = load_critic(args.run, info, text, dit)
+    picks = {"critic": critic, "candidates": info["config"]["first_frame_candidates"]} if critic is not None else {}
+    gen = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid(), **picks)
+    write_clips(gen, p["clips"], args.frames, args.batch)
+
+
+def write_clips(gen: Generator, clips: list[dict], frames_dir: str, batch_size: int) -> None:
+    """Each clip's kept video frames as raw RGB, `<name>.rgb` in frames_dir, as the engine writes them."""
+    os.makedirs(frames_dir, exist_ok=True)
+    # Clips of one kind share a length and run as one batch: each draws its own seed's noise, so a
+    # clip's frames do not depend on the batch it ran in.
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for clip in clips:
+        groups.setdefault((clip["kind"], clip["latentFrames"]), []).append(clip)
+    for (kind, n_latent), group in groups.items():
+        for at in range(0, len(group), batch_size):
+            batch = group[at : at + batch_size]
+            schedules = [[(q["effectiveFrom"], q["text"]) for q in c["prompts"]] for c in batch]
+            _, frames = gen.generate_many(schedules, n_latent, [c["seed"] for c in batch], progress(f"{kind} clips {at + 1}-{at + len(batch)}"))
+            for clip, video in zip(batch, frames):
+                kept = np.concatenate([video[a:b].permute(0, 2, 3, 1).numpy() for a, b in clip["keep"]])
+                kept.tofile(os.path.join(frames_dir, clip["name"] + ".rgb"))
 
 
 def load_frames(path: str, keep: list[list[int]]) -> np.ndarray:
@@ -93,7 +142,7 @@ def broken_scene_line(long_horizon: dict) -> str:
 def score(args: argparse.Namespace) -> None:
     with open(args.plan) as f:
         p = json.load(f)
-    results: dict = {"engine": "TypeScript (onnxruntime-node)", "model": args.model, "secondsPerClip": p["seconds"]}
+    results: dict = {"engine": ENGINES[args.engine], "model": args.model, "secondsPerClip": p["seconds"]}
     by_kind: dict[str, list] = {}
     for clip in p["clips"]:
         by_kind.setdefault(clip["kind"], []).append(clip)
@@ -140,8 +189,7 @@ def score(args: argparse.Namespace) -> None:
     table = table.replace("s rollout, first 10 s", "s run, first minute").replace("s rollout, last 10 s", "s run, last minute")
     doc = f"""# Quality
 
-Measured by `npx livegen quality`: the TypeScript engine generates every clip with the shipped
-ONNX model ({args.model}), exactly as the server does, and `models/quality.py` judges the frames.
+{MADE_BY[args.engine].format(model=args.model)}
 {len(by_kind['seen'])} seen and {len(by_kind['heldout'])} held-out prompts of {p['seconds']:.0f} s, {len(edits)} mid-video colour
 edits, and one {p['longMinutes']:g}-minute run judged on its first and last minute. The renderer's own
 frames of the same prompts are the ceiling. The model card ([models/default/README.md](../models/default/README.md))
@@ -222,8 +270,14 @@ if __name__ == "__main__":
     s.add_argument("--json", required=True)
     s.add_argument("--doc", default="docs/QUALITY.md")
     s.add_argument("--model", default="models/default")
+    s.add_argument("--engine", choices=sorted(ENGINES), default="typescript", help="what generated the frames")
     c = sub.add_parser("compare", help="NEW against BASE, two `score` JSON files of the same plan, clip by clip")
     c.add_argument("base")
     c.add_argument("new")
+    g = sub.add_parser("generate", help="the plan's clips through the reference sampler, from a training run")
+    g.add_argument("--run", required=True)
+    g.add_argument("--plan", required=True)
+    g.add_argument("--frames", required=True)
+    g.add_argument("--batch", type=int, default=24, help="clips generated as one batch")
     args = parser.parse_args()
-    {"plan": plan, "score": score, "compare": compare}[args.command](args)
+    {"plan": plan, "score": score, "compare": compare, "generate": generate}[args.command](args)

@@ -11,7 +11,10 @@ import numpy as np
 
 import quality
 from evaluate import mean_report
-from livegen import analyze, stats
+from livegen import analyze, pyramid, stats
+from livegen.sampler import Generator
+from livegen.vae import StreamingDecoder
+from tests.tiny_model import tiny_model
 
 
 def report(passed: float, coherent: float = 0.5) -> analyze.ClipReport:
@@ -100,6 +103,27 @@ class LongRunTest(unittest.TestCase):
         self.assertIn("No frame", quality.broken_scene_line({"sceneBroken": [[]]}))
         many = quality.broken_scene_line({"sceneBroken": [[[2 * i, 2 * i + 1] for i in range(15)]]})
         self.assertTrue(many.endswith("1.38-1.44 s and 3 more."), many)
+
+
+class ReferenceFramesTest(unittest.TestCase):
+    def test_each_clip_is_written_as_the_sampler_makes_it_alone_keeping_only_its_windows(self):
+        tok, text, dit, vae = tiny_model(seed=3)
+        gen = Generator(tok, text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid())
+        steered = [{"text": "a red circle on a blue background", "effectiveFrom": 0},
+                   {"text": "a green circle on a blue background", "effectiveFrom": 2}]
+        clips = [{"name": "seen_0", "kind": "seen", "seed": 100, "latentFrames": 3, "keep": [[0, 12]],
+                  "prompts": [{"text": "a big square moving up on a white background", "effectiveFrom": 0}]},
+                 {"name": "edit_0", "kind": "edit", "seed": 200, "latentFrames": 3, "keep": [[0, 12]], "prompts": steered},
+                 {"name": "edit_1", "kind": "edit", "seed": 201, "latentFrames": 3, "keep": [[1, 3], [9, 12]], "prompts": steered}]
+        with tempfile.TemporaryDirectory() as d:
+            with contextlib.redirect_stderr(io.StringIO()):
+                quality.write_clips(gen, clips, d, batch_size=8)
+            for clip in clips:
+                _, alone = gen.generate([(q["effectiveFrom"], q["text"]) for q in clip["prompts"]], 3, clip["seed"])
+                video = alone.permute(0, 2, 3, 1).numpy()
+                want = np.concatenate([video[a:b] for a, b in clip["keep"]])
+                got = np.fromfile(os.path.join(d, clip["name"] + ".rgb"), dtype=np.uint8).reshape(want.shape)
+                self.assertLessEqual(int(np.abs(got.astype(int) - want).max()), 1, clip["name"])  # batched matmuls round apart
 
 
 if __name__ == "__main__":
