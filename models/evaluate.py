@@ -124,6 +124,13 @@ def steering(frames: np.ndarray, before: str, after: str, edit_frame: int) -> di
     return {"frames_to_effect": None, "jump_px": None}
 
 
+def critic_picks(run: str, info: dict, text, dit) -> dict:
+    """Generator arguments that pick a stream's first frame with the run's critic, as its exported
+    model would; none where the run has no critic for this denoiser."""
+    critic = load_critic(run, info, text, dit)
+    return {"critic": critic, "candidates": info["config"]["first_frame_candidates"]} if critic is not None else {}
+
+
 def main(args: argparse.Namespace) -> None:
     use_cpu_cores()
     t0 = time.time()
@@ -134,8 +141,7 @@ def main(args: argparse.Namespace) -> None:
     size, fps = info["config"]["size"], info["config"]["fps"]
     T = vae.cfg.frames_per_latent
     sp, tp = pyramid.SpatialPyramid(), pyramid.TemporalPyramid()
-    critic = load_critic(args.run, info, text, dit)
-    picks = {"critic": critic, "candidates": info["config"]["first_frame_candidates"]} if critic is not None else {}
+    picks = critic_picks(args.run, info, text, dit)
     gen = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=args.guidance, **picks)
     one_frame = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp,
                           pyramid.TemporalPyramid(levels=((1, 1),), noise=tp.noise), guidance=args.guidance, **picks)

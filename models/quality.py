@@ -5,7 +5,6 @@
     /usr/bin/python3 models/quality.py compare BASE.json NEW.json
     /usr/bin/python3 models/quality.py generate --run runs/X --plan plan.json --frames DIR
 
-
 `plan` lists the clips (seen and held-out prompts, mid-video colour edits, one long run) with
 their seeds, prompt logs and the video frames to keep; the TypeScript engine generates them and
 writes each clip's kept frames as raw RGB (`<name>.rgb`). `score` judges them with
@@ -25,8 +24,8 @@ import os
 
 import numpy as np
 
-from evaluate import edited, mean_report, progress, prompt_set, steering, summary
-from export_onnx import load_critic, load_run
+from evaluate import critic_picks, edited, mean_report, progress, prompt_set, steering, summary
+from export_onnx import load_run
 from livegen import analyze, pyramid, stats, world
 from livegen.layers import use_cpu_cores
 from livegen.sampler import Generator
@@ -82,9 +81,8 @@ def generate(args: argparse.Namespace) -> None:
     info, text, dit, vae = load_run(args.run)
     if info["config"]["size"] != SIZE or info["config"]["fps"] != FPS or vae.cfg.frames_per_latent != FRAMES_PER_LATENT:
         raise SystemExit(f"{args.run}: the quality plan judges the default world at {SIZE}x{SIZE}, {FPS} fps, {FRAMES_PER_LATENT} frames per latent frame")
-    critic = load_critic(args.run, info, text, dit)
-    picks = {"critic": critic, "candidates": info["config"]["first_frame_candidates"]} if critic is not None else {}
-    gen = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid(), **picks)
+    gen = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid(),
+                    **critic_picks(args.run, info, text, dit))
     write_clips(gen, p["clips"], args.frames, args.batch)
 
 
@@ -140,6 +138,10 @@ def broken_scene_line(long_horizon: dict) -> str:
 
 
 def score(args: argparse.Namespace) -> None:
+    if args.doc is None:
+        if args.engine != "typescript":
+            raise SystemExit("score --engine reference: give --doc; docs/QUALITY.md is the engine's page")
+        args.doc = "docs/QUALITY.md"
     with open(args.plan) as f:
         p = json.load(f)
     results: dict = {"engine": ENGINES[args.engine], "model": args.model, "secondsPerClip": p["seconds"]}
@@ -268,7 +270,7 @@ if __name__ == "__main__":
     s.add_argument("--plan", required=True)
     s.add_argument("--frames", required=True)
     s.add_argument("--json", required=True)
-    s.add_argument("--doc", default="docs/QUALITY.md")
+    s.add_argument("--doc", help="the quality page to write (default docs/QUALITY.md, for the engine's frames)")
     s.add_argument("--model", default="models/default")
     s.add_argument("--engine", choices=sorted(ENGINES), default="typescript", help="what generated the frames")
     c = sub.add_parser("compare", help="NEW against BASE, two `score` JSON files of the same plan, clip by clip")

@@ -125,6 +125,11 @@ class ReferenceFramesTest(unittest.TestCase):
                 got = np.fromfile(os.path.join(d, clip["name"] + ".rgb"), dtype=np.uint8).reshape(want.shape)
                 self.assertLessEqual(int(np.abs(got.astype(int) - want).max()), 1, clip["name"])  # batched matmuls round apart
 
+    def test_reference_figures_never_default_to_the_engines_quality_page(self):
+        args = Namespace(plan="plan.json", frames="frames", json="out.json", doc=None, model="runs/x", engine="reference")
+        with self.assertRaisesRegex(SystemExit, "give --doc; docs/QUALITY.md is the engine's page"):
+            quality.score(args)
+
 
 if __name__ == "__main__":
     unittest.main()

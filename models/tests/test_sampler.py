@@ -7,7 +7,7 @@ import torch
 from livegen import pyramid, rng
 from livegen.carry import MotionCarry
 from livegen.denoiser import PyramidDiT
-from livegen.sampler import Generator, denoise, from_layout
+from livegen.sampler import Generator, denoise, from_layout, seeded_noise
 from livegen.vae import StreamingDecoder
 from tests.tiny_model import tiny_model
 
@@ -98,7 +98,7 @@ class GeneratorTest(unittest.TestCase):
         past = [torch.randn(2, c, 8, 8) for _ in range(2)]
         target = torch.randn(2, c, 8, 8)
         text = self.gen.text(["a red circle on a blue background"] * 2)
-        noise = lambda purpose, shape: rng.gaussian_rows([3, 4], pyramid.noise_stream(2, purpose), shape)
+        noise = seeded_noise([3, 4], 2)
         last = sp.stages - 1
         s = sp.starts[last]
         for gen, origin in ((frame_model, torch.zeros_like(target)), (residual, past[-1])):
