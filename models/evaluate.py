@@ -214,7 +214,7 @@ def main(args: argparse.Namespace) -> None:
         _, clips = gen.generate_many([[(0, p)] for _, p in prompts], 1, [400 + i for i in range(len(prompts))],
                                      progress("first frames"))
         results["firstFrames"] = mean_report([analyze.analyze_clip(to_hwc(frames), p)[0] for (_, p), frames in zip(prompts, clips)])
-        if critic is not None:  # the same prompts and seeds, one candidate each: what the critic's pick adds
+        if picks:  # the same prompts and seeds, one candidate each: what the critic's pick adds
             single = Generator(default_tokenizer(), text, dit, StreamingDecoder(vae), sp, tp, guidance=args.guidance)
             _, alone = single.generate_many([[(0, p)] for _, p in prompts], 1, [400 + i for i in range(len(prompts))],
                                             progress("first frames, one candidate"))
