@@ -3,7 +3,7 @@ import unittest
 
 import numpy as np
 
-from diagnose import displacement
+from diagnose import displacement, shapes_by_kind
 from livegen import world
 
 
@@ -26,6 +26,18 @@ class DisplacementTest(unittest.TestCase):
         backwards = displacement(before, after, wrong, prompts)
         self.assertEqual(backwards["rightDirection"], 0.0)
         self.assertAlmostEqual(backwards["errorPx"], 2 * backwards["trueStepPx"], delta=1.0)
+
+
+class ShapesByKindTest(unittest.TestCase):
+    def test_each_kind_of_object_counts_apart_and_a_wrong_shape_counts_against_its_own_kind(self):
+        scene = world.Scene("blue", (world.ObjectSpec("square", "small", "red", "still"),
+                                     world.ObjectSpec("circle", "large", "yellow", "still")), 0.0,
+                            ((0.25, 0.25), (0.7, 0.7)), ((1, 1), (1, 1)))
+        frames = world.render(scene, 3, 256).permute(0, 2, 3, 1).numpy()[None]  # (1, 3, H, W, 3)
+        prompt = world.caption(scene)
+        self.assertEqual(shapes_by_kind(frames, [prompt]), {"large circle": 1.0, "small square": 1.0})
+        as_triangle = prompt.replace("square", "triangle")
+        self.assertEqual(shapes_by_kind(frames, [as_triangle]), {"large circle": 1.0, "small triangle": 0.0})
 
 
 if __name__ == "__main__":
