@@ -40,26 +40,35 @@ FIGURES = {"objectOnce": "objects_present", "shape": "shape", "size": "size", "m
            "coherent": "coherent", "passed": "passed"}  # JSON name: analyze.ClipReport field
 
 
+def judge(frames: np.ndarray, prompts: list[str]) -> list[tuple[analyze.ClipReport, list[dict]]]:
+    """The quality check of (B, T, H, W, 3) frames, clip b captioned prompts[b]: per clip, its
+    report and per-frame results."""
+    return [analyze.analyze_clip(clip, p) for clip, p in zip(frames, prompts)]
+
+
+def figures(judged: list[tuple[analyze.ClipReport, list[dict]]]) -> dict:
+    """The quality check's fractions of judged clips, averaged over clips."""
+    return {name: float(np.mean([getattr(report, field) for report, _ in judged])) for name, field in FIGURES.items()}
+
+
 def scores(frames: np.ndarray, prompts: list[str]) -> dict:
     """The quality check's fractions for (B, T, H, W, 3) frames, clip b captioned prompts[b], averaged over clips."""
-    reports = [analyze.analyze_clip(clip, p)[0] for clip, p in zip(frames, prompts)]
-    return {name: float(np.mean([getattr(r, field) for r in reports])) for name, field in FIGURES.items()}
+    return figures(judge(frames, prompts))
 
 
-def shapes_by_kind(frames: np.ndarray, prompts: list[str]) -> dict[str, float]:
-    """The shape figure split by the kind of prompt object ("small square", ...), over its
-    object-frames as the quality check counts them (an object not drawn as one region is wrong):
-    a decoder that blurs edges loses small squares' corners and small triangles' points first."""
+def shapes_by_kind(judged: list[tuple[analyze.ClipReport, list[dict]]], prompts: list[str]) -> dict[str, float]:
+    """The shape figure of judged clips split by the kind of prompt object ("small square", ...),
+    over its object-frames as the quality check counts them (an object not drawn as one region is
+    wrong): a decoder that blurs edges loses small squares' corners and small triangles' points first."""
     right: dict[str, int] = {}
     seen: dict[str, int] = {}
-    for clip, prompt in zip(frames, prompts):
-        per_frame = analyze.analyze_clip(clip, prompt)[1]
+    for (_, per_frame), prompt in zip(judged, prompts):
         _, objects = world.parse_caption(prompt)
         for frame in per_frame:
-            for spec, judged in zip(objects, frame["objects"]):
+            for spec, result in zip(objects, frame["objects"]):
                 kind = f"{spec.size} {spec.shape}"
                 seen[kind] = seen.get(kind, 0) + 1
-                right[kind] = right.get(kind, 0) + bool(judged["shape"])
+                right[kind] = right.get(kind, 0) + bool(result["shape"])
     return {kind: right[kind] / seen[kind] for kind in sorted(seen)}
 
 
@@ -116,14 +125,15 @@ def teacher_forced(gen: Generator, clips: torch.Tensor, prompts: list[str], text
             before_cache = gen.decoder.vae.denormalize(clips[:, k - 2]) if k > 1 else torch.zeros_like(sampled)
             before, _ = gen.decoder(clips[:, k - 1], before_cache)
             motion = displacement(before[:, -1].numpy(), true[:, -1].numpy(), model[:, -1].numpy(), prompts)
+        model_judged, true_judged = judge(model.numpy(), prompts), judge(true.numpy(), prompts)
         rows.append({
             "frame": k,
             "latentMse": {"model": float(((sampled - clips[:, k]) ** 2).mean()),
                           "copyPrevious": float(((clips[:, k - 1] - clips[:, k]) ** 2).mean()) if k > 0 else None},
-            "model": scores(model.numpy(), prompts),
+            "model": figures(model_judged),
             "fromTrueLayoutAtStage": from_true_layout,
-            "autoencoder": scores(true.numpy(), prompts),
-            "shapeByKind": {"model": shapes_by_kind(model.numpy(), prompts), "autoencoder": shapes_by_kind(true.numpy(), prompts)},
+            "autoencoder": figures(true_judged),
+            "shapeByKind": {"model": shapes_by_kind(model_judged, prompts), "autoencoder": shapes_by_kind(true_judged, prompts)},
             "motion": motion,
         })
     return rows

@@ -3,7 +3,7 @@ import unittest
 
 import numpy as np
 
-from diagnose import displacement, shapes_by_kind
+from diagnose import displacement, judge, shapes_by_kind
 from livegen import world
 
 
@@ -35,9 +35,9 @@ class ShapesByKindTest(unittest.TestCase):
                             ((0.25, 0.25), (0.7, 0.7)), ((1, 1), (1, 1)))
         frames = world.render(scene, 3, 256).permute(0, 2, 3, 1).numpy()[None]  # (1, 3, H, W, 3)
         prompt = world.caption(scene)
-        self.assertEqual(shapes_by_kind(frames, [prompt]), {"large circle": 1.0, "small square": 1.0})
+        self.assertEqual(shapes_by_kind(judge(frames, [prompt]), [prompt]), {"large circle": 1.0, "small square": 1.0})
         as_triangle = prompt.replace("square", "triangle")
-        self.assertEqual(shapes_by_kind(frames, [as_triangle]), {"large circle": 1.0, "small triangle": 0.0})
+        self.assertEqual(shapes_by_kind(judge(frames, [as_triangle]), [as_triangle]), {"large circle": 1.0, "small triangle": 0.0})
 
 
 if __name__ == "__main__":
