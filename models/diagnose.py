@@ -11,7 +11,9 @@ cannot tell a bad first frame from a bad continuation. This command separates th
   the model puts the first object against where the true frame has it, set against leaving it
   where it was (objects move about 12 px per latent frame). The same frame drawn again with the
   spatial pyramid entered at a later stage from the true frame's own layout at that scale tells
-  which stages lose what: a stage whose true layout lifts the figures is one that gets it wrong;
+  which stages lose what: a stage whose true layout lifts the figures is one that gets it wrong.
+  Fresh clips drawn again under a caption edited in one way (`swapped`: background, colours or
+  shapes), against the edited scene's own frame, show which of the prompt's words the model reads;
 - from a true start: the same clips run free from their true first latent frame, judged in
   windows, so a continuation that fades or drifts shows apart from a poor first frame.
 `--checkpoint` compares another denoiser checkpoint of the same run.
@@ -19,6 +21,7 @@ cannot tell a bad first frame from a bad continuation. This command separates th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 
@@ -97,6 +100,59 @@ def displacement(before: np.ndarray, true: np.ndarray, model: np.ndarray, prompt
             "modelStepPx": float(np.median([np.hypot(*m) for _, m in moves])),
             "errorPx": float(np.median([np.hypot(*(m - t)) for t, m in moves])),
             "rightDirection": float(np.mean([np.dot(t, m) > 0.7 * np.hypot(*t) * np.hypot(*m) for t, m in moves]))}
+
+
+def next_of(values: list[str], value: str, taken: set[str]) -> str:
+    """The value after `value` in `values`, round the list, skipping those `taken`."""
+    i = values.index(value)
+    return next(v for v in values[i + 1:] + values[:i] if v not in taken)
+
+
+def swapped(scene: world.Scene, kind: str) -> world.Scene:
+    """The scene after a steering edit of one kind (world.EDIT_KINDS) to every object at once: the
+    background, or each object's colour or shape, changed to the next value that the scene leaves
+    free; places and motions kept, so the edited scene rendered over the same time is the truth
+    after such an edit."""
+    if kind == "background":
+        return dataclasses.replace(scene, background=next_of(world.COLORS, scene.background, {o.color for o in scene.objects}))
+    objects = list(scene.objects)
+    for i, o in enumerate(objects):
+        if kind == "color":
+            taken = {scene.background} | {p.color for j, p in enumerate(objects) if j != i}
+            objects[i] = dataclasses.replace(o, color=next_of(world.COLORS, o.color, taken))
+        else:
+            objects[i] = dataclasses.replace(o, shape=next_of(world.SHAPES, o.shape, set()))
+    return dataclasses.replace(scene, objects=tuple(objects))
+
+
+def prompt_reading(gen: Generator, scenes: list[world.Scene], starts: list[float], seeds: list[int], k: int,
+                   size: int, fps: float) -> dict[str, dict[str, float]]:
+    """How far a draw follows each kind of edit in its prompt. The scenes are rendered from `starts`
+    (seconds) and encoded; latent frame k is drawn from their true history under each scene's
+    caption and under its edited scene's (`swapped`), with the same noise, and the draw's change
+    is set against the truth's, the edited scene's encoded frame less the scene's. `followed` is
+    the regression of the one on the other (1: the draw changes as the truth does; 0: the word is
+    ignored), `moved` the ratio of their squared sizes. Captions take the first synonym, so that
+    the edited words are the only change."""
+    vae = gen.decoder.vae
+    first = max(0, k - gen.temporal.frames)  # each latent frame encodes its own video frames: the history's are enough
+    t = vae.cfg.frames_per_latent
+
+    def encoded(frames_of: list[world.Scene]) -> torch.Tensor:
+        video = torch.stack([world.render(s, (k + 1 - first) * t, size, fps, t0 + first * t / fps) for s, t0 in zip(frames_of, starts)])
+        return vae.encode(video.float().div(127.5).sub(1))
+
+    clips = encoded(scenes)
+    past = [clips[:, j] for j in range(k - first)]
+    plain = gen.latent_frame(past, gen.text([world.caption(s) for s in scenes]), seeds, k)
+    reading = {}
+    for kind in world.EDIT_KINDS:
+        edited = [swapped(s, kind) for s in scenes]
+        truth = encoded(edited)[:, -1] - clips[:, -1]
+        drawn = gen.latent_frame(past, gen.text([world.caption(s) for s in edited]), seeds, k) - plain
+        reading[kind] = {"followed": float((drawn * truth).sum() / (truth ** 2).sum()),
+                         "moved": float((drawn ** 2).sum() / (truth ** 2).sum())}
+    return reading
 
 
 def layout_entries(gen: Generator, has_past: bool) -> list[int]:
@@ -184,6 +240,12 @@ def main(args: argparse.Namespace) -> None:
         "teacherForced": teacher_forced(gen, clips, prompts, text, seeds, frames),
         "fromTrueStart": from_true_start(gen, clips, prompts, text, seeds, min(args.start_frames, n_latent), args.window),
     }
+    # Edits need the truth after them: rendered afresh, since the latent dataset keeps no start times.
+    rng = np.random.default_rng(0)
+    fresh = [world.sample_scene(rng, world.load_heldout(), want_heldout=False) for _ in index]
+    starts = [float(rng.uniform(0, 60.0)) for _ in fresh]
+    result["promptReading"] = [{"frame": k, **prompt_reading(gen, fresh, starts, seeds, k, info["config"]["size"], info["config"]["fps"])}
+                               for k in frames]
     for row in result["teacherForced"]:
         copy = row["latentMse"]["copyPrevious"]
         print(f"frame {row['frame']:2d}: latent MSE {row['latentMse']['model']:.3f}"
@@ -201,6 +263,9 @@ def main(args: argparse.Namespace) -> None:
     for row in result["fromTrueStart"]:
         (lo, hi), figures = row["latentFrames"], {k: v for k, v in row.items() if k != "latentFrames"}
         print(f"from a true start, latent frames {lo}-{hi}: {percentages(figures)}", flush=True)
+    for row in result["promptReading"]:
+        print(f"frame {row['frame']:2d}, edits followed (the draw's change regressed on the truth's; its squared size against the truth's): "
+              + " ".join(f"{kind} {row[kind]['followed']:.2f} ({row[kind]['moved']:.2f})" for kind in world.EDIT_KINDS), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

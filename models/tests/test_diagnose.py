@@ -1,10 +1,15 @@
-"""diagnose.py's motion check: where a continuation puts an object, against where it should be."""
+"""diagnose.py's checks: where a continuation puts an object, shapes by kind, which words of the prompt a model reads."""
 import unittest
 
 import numpy as np
 
-from diagnose import displacement, judge, shapes_by_kind
-from livegen import world
+import torch
+
+from diagnose import displacement, judge, prompt_reading, shapes_by_kind, swapped
+from livegen import pyramid, world
+from livegen.sampler import Generator
+from livegen.vae import StreamingDecoder
+from tests.tiny_model import tiny_model
 
 
 class DisplacementTest(unittest.TestCase):
@@ -42,3 +47,38 @@ class ShapesByKindTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PromptReadingTest(unittest.TestCase):
+    def test_an_edit_changes_that_attribute_of_every_object_alone_and_the_caption_says_so(self):
+        rng = np.random.default_rng(3)
+        for scene in [world.sample_scene(rng) for _ in range(40)]:
+            _, objects = world.parse_caption(world.caption(scene))
+            for kind in world.EDIT_KINDS:
+                edited = swapped(scene, kind)
+                self.assertEqual((edited.starts, edited.bounce_signs, edited.shading), (scene.starts, scene.bounce_signs, scene.shading))
+                background, changed = world.parse_caption(world.caption(edited))
+                self.assertEqual(background != scene.background, kind == "background")
+                self.assertNotIn(background, [o.color for o in changed])
+                self.assertEqual(len({o.color for o in changed}), len(changed))
+                for before, after in zip(objects, changed):
+                    for field in ("color", "shape", "size", "motion"):
+                        self.assertEqual(getattr(before, field) != getattr(after, field), field == kind, (kind, field))
+
+    def test_a_model_that_cannot_read_the_prompt_follows_no_edit_and_one_that_can_moves_with_each(self):
+        tok, text, dit, vae = tiny_model()
+        with torch.no_grad():  # the zero-initialised layers too, so that the text reaches the output
+            for p in list(text.parameters()) + list(dit.parameters()):
+                p.add_(0.05 * torch.randn_like(p))
+        gen = Generator(tok, text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid())
+        rng = np.random.default_rng(1)
+        scenes = [world.sample_scene(rng) for _ in range(3)]
+        reading = prompt_reading(gen, scenes, [0.0, 1.5, 7.0], [1, 2, 3], 2, 128, 16.0)  # the tiny VAE's 8x8 latents
+        self.assertEqual(set(reading), set(world.EDIT_KINDS))
+        self.assertTrue(all(r["moved"] > 1e-8 and np.isfinite(r["followed"]) for r in reading.values()), reading)
+        with torch.no_grad():  # every prompt embeds alike
+            for p in text.parameters():
+                p.zero_()
+        gen = Generator(tok, text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid())  # no cached prompts
+        deaf = prompt_reading(gen, scenes, [0.0, 1.5, 7.0], [1, 2, 3], 2, 128, 16.0)
+        self.assertEqual(deaf, dict.fromkeys(world.EDIT_KINDS, {"followed": 0.0, "moved": 0.0}))
