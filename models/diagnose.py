@@ -241,8 +241,8 @@ def main(args: argparse.Namespace) -> None:
         "fromTrueStart": from_true_start(gen, clips, prompts, text, seeds, min(args.start_frames, n_latent), args.window),
     }
     # Edits need the truth after them: rendered afresh, since the latent dataset keeps no start times.
-    rng = np.random.default_rng(0)
-    fresh = [world.sample_scene(rng, world.load_heldout(), want_heldout=False) for _ in index]
+    rng, heldout = np.random.default_rng(0), world.load_heldout()
+    fresh = [world.sample_scene(rng, heldout, want_heldout=False) for _ in index]
     starts = [float(rng.uniform(0, 60.0)) for _ in fresh]
     result["promptReading"] = [{"frame": k, **prompt_reading(gen, fresh, starts, seeds, k, info["config"]["size"], info["config"]["fps"])}
                                for k in frames]

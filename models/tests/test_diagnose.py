@@ -2,7 +2,6 @@
 import unittest
 
 import numpy as np
-
 import torch
 
 from diagnose import displacement, judge, prompt_reading, shapes_by_kind, swapped
@@ -45,9 +44,6 @@ class ShapesByKindTest(unittest.TestCase):
         self.assertEqual(shapes_by_kind(judge(frames, [as_triangle]), [as_triangle]), {"large circle": 1.0, "small triangle": 0.0})
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class PromptReadingTest(unittest.TestCase):
     def test_an_edit_changes_that_attribute_of_every_object_alone_and_the_caption_says_so(self):
@@ -82,3 +78,7 @@ class PromptReadingTest(unittest.TestCase):
         gen = Generator(tok, text, dit, StreamingDecoder(vae), pyramid.SpatialPyramid(), pyramid.TemporalPyramid())  # no cached prompts
         deaf = prompt_reading(gen, scenes, [0.0, 1.5, 7.0], [1, 2, 3], 2, 128, 16.0)
         self.assertEqual(deaf, dict.fromkeys(world.EDIT_KINDS, {"followed": 0.0, "moved": 0.0}))
+
+
+if __name__ == "__main__":
+    unittest.main()
