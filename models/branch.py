@@ -4,7 +4,7 @@ from stays as it was, to be compared with.
     /usr/bin/python3 models/branch.py --from runs/cpu --out runs/cpu-more
     /usr/bin/python3 models/train.py --out runs/cpu-more --set steps=N --set schedule_start=S
 
-The datasets (latents.pt, edits.pt), which train.py writes once and only reads after, are hard
+The datasets (latents.pt, edits.pt, twins.pt), which train.py writes once and only reads after, are hard
 links; every other file is copied: a phase that trains on rewrites its checkpoint in place, which
 through a link would rewrite the original run's, and the logs must carry every sitting before
 the branch (model_card.py reads the training time from them). Samples stay behind.
@@ -15,7 +15,7 @@ import argparse
 import os
 import shutil
 
-SHARED = ("latents.pt", "edits.pt")
+SHARED = ("latents.pt", "edits.pt", "twins.pt")
 
 
 def branch(source: str, out: str) -> list[str]:

@@ -12,7 +12,7 @@ cannot tell a bad first frame from a bad continuation. This command separates th
   where it was (objects move about 12 px per latent frame). The same frame drawn again with the
   spatial pyramid entered at a later stage from the true frame's own layout at that scale tells
   which stages lose what: a stage whose true layout lifts the figures is one that gets it wrong.
-  Fresh clips drawn again under a caption edited in one way (`swapped`: background, colours or
+  Fresh clips drawn again under a caption edited in one way (`world.swapped`: background, colours or
   shapes), against the edited scene's own frame, show which of the prompt's words the model reads;
 - from a true start: the same clips run free from their true first latent frame, judged in
   windows, so a continuation that fades or drifts shows apart from a poor first frame.
@@ -21,7 +21,6 @@ cannot tell a bad first frame from a bad continuation. This command separates th
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 
@@ -102,34 +101,11 @@ def displacement(before: np.ndarray, true: np.ndarray, model: np.ndarray, prompt
             "rightDirection": float(np.mean([np.dot(t, m) > 0.7 * np.hypot(*t) * np.hypot(*m) for t, m in moves]))}
 
 
-def next_of(values: list[str], value: str, taken: set[str]) -> str:
-    """The value after `value` in `values`, round the list, skipping those `taken`."""
-    i = values.index(value)
-    return next(v for v in values[i + 1:] + values[:i] if v not in taken)
-
-
-def swapped(scene: world.Scene, kind: str) -> world.Scene:
-    """The scene after a steering edit of one kind (world.EDIT_KINDS) to every object at once: the
-    background, or each object's colour or shape, changed to the next value that the scene leaves
-    free; places and motions kept, so the edited scene rendered over the same time is the truth
-    after such an edit."""
-    if kind == "background":
-        return dataclasses.replace(scene, background=next_of(world.COLORS, scene.background, {o.color for o in scene.objects}))
-    objects = list(scene.objects)
-    for i, o in enumerate(objects):
-        if kind == "color":
-            taken = {scene.background} | {p.color for j, p in enumerate(objects) if j != i}
-            objects[i] = dataclasses.replace(o, color=next_of(world.COLORS, o.color, taken))
-        else:
-            objects[i] = dataclasses.replace(o, shape=next_of(world.SHAPES, o.shape, set()))
-    return dataclasses.replace(scene, objects=tuple(objects))
-
-
 def prompt_reading(gen: Generator, scenes: list[world.Scene], starts: list[float], seeds: list[int], k: int,
                    size: int, fps: float) -> dict[str, dict[str, float]]:
     """How far a draw follows each kind of edit in its prompt. The scenes are rendered from `starts`
     (seconds) and encoded; latent frame k is drawn from their true history under each scene's
-    caption and under its edited scene's (`swapped`), with the same noise, and the draw's change
+    caption and under its edited scene's (`world.swapped`), with the same noise, and the draw's change
     is set against the truth's, the edited scene's encoded frame less the scene's. `followed` is
     the regression of the one on the other (1: the draw changes as the truth does; 0: the word is
     ignored), `moved` the ratio of their squared sizes. Captions take the first synonym, so that
@@ -147,7 +123,7 @@ def prompt_reading(gen: Generator, scenes: list[world.Scene], starts: list[float
     plain = gen.latent_frame(past, gen.text([world.caption(s) for s in scenes]), seeds, k)
     reading = {}
     for kind in world.EDIT_KINDS:
-        edited = [swapped(s, kind) for s in scenes]
+        edited = [world.swapped(s, kind) for s in scenes]
         truth = encoded(edited)[:, -1] - clips[:, -1]
         drawn = gen.latent_frame(past, gen.text([world.caption(s) for s in edited]), seeds, k) - plain
         reading[kind] = {"followed": float((drawn * truth).sum() / (truth ** 2).sum()),

@@ -177,6 +177,26 @@ def encode_edits(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device
     torch.save({"latents": torch.cat(latents), "before": before, "after": after, "switch": switch}, path)
 
 
+@torch.no_grad()
+def encode_twins(vae: VideoVAE, cfg: TrainConfig, out: str, device: torch.device) -> None:
+    """Encodes `twin_clips` pairs of shape twins once: <out>/twins.pt holds their latents
+    (N, 2, K, C, h, w) and both scenes of each pair."""
+    path = os.path.join(out, "twins.pt")
+    heldout = world.load_heldout()
+    vae.eval()
+    latents, scenes = [], []
+    per = 4
+    for done in range(0, cfg.twin_clips, per):
+        rng = np.random.default_rng(130_000 + done)
+        n = min(per, cfg.twin_clips - done)
+        video, a, b = data.twin_clip_batch(rng, n, cfg.twin_frames * vae.cfg.frames_per_latent, cfg.size, cfg.fps, heldout)
+        latents.append(vae.encode(video.flatten(0, 1).to(device)).unflatten(0, (n, 2)).half().cpu())
+        scenes.extend([asdict(x), asdict(y)] for x, y in zip(a, b))
+        if (done + n) % 200 == 0:
+            print(f"twins: {done + n}/{cfg.twin_clips}", flush=True)
+    torch.save({"latents": torch.cat(latents), "scenes": scenes}, path)
+
+
 def velocity_error(velocity: torch.Tensor, motion: torch.Tensor, strength: float) -> torch.Tensor:
     """Squared error of a velocity field (N, 2, H, W) against the true motion, weighted up where
     something moves: moving objects cover a few percent of a frame."""
@@ -486,6 +506,8 @@ def main(args: argparse.Namespace) -> None:
         encode_latents(vae, cfg, args.out, device, deadline)
     if cfg.edit_clips and not os.path.exists(os.path.join(args.out, "edits.pt")):
         encode_edits(vae, cfg, args.out, device)
+    if cfg.twin_clips and not os.path.exists(os.path.join(args.out, "twins.pt")):
+        encode_twins(vae, cfg, args.out, device)
     from livegen.train_denoiser import train_denoiser
 
     # The decoder phases read the frozen encoder alone, so they can come first; a bridge denoiser

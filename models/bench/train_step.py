@@ -49,7 +49,7 @@ def child(steps: int, precision: str) -> dict[str, float]:
     past = [torch.randn(cfg.batch, c, h, h) for _ in range(tp.frames)]
     batch = (pyramid.history_levels(past, tp), torch.rand(cfg.batch) * cfg.history_noise_max, torch.randn(cfg.batch, c, h, h),
              default_tokenizer().batch(["a small red circle moving left on a blue background"] * cfg.batch), past[-1], past[-2],
-             ["a small red circle moving left on a blue background"] * cfg.batch)
+             ["a small red circle moving left on a blue background"] * cfg.batch, 0)
 
     def step() -> None:
         with bfloat16_matmuls(precision == "bfloat16"):

@@ -21,6 +21,15 @@ class TrainConfig:
     edit_clips: int = 600
     edit_frames: int = 12  # latent frames per edit clip
     edit_share: float = 0.3  # share of denoiser examples drawn from them, targets just after the edit
+    # Shape twins: clips paired with the same scene whose every object has another shape (world.swapped),
+    # over the same time. A pair is drawn with one history and one noise, so the difference of its two
+    # velocities is what the shape words alone should change; the flow loss buries that under the
+    # rest of the frame's error, and the denoiser learned to ignore them (docs/architecture.md)
+    twin_clips: int = 0  # pairs encoded once (<out>/twins.pt); 0: none
+    twin_frames: int = 10  # latent frames per twin clip
+    twin_pairs: int = 4  # pairs in each denoiser batch, beside its `batch` examples
+    twin_first_share: float = 0.5  # share of pairs with no history: first frames, where only the words tell the shape
+    twin_weight: float = 1.0  # weight of the pair term: the squared error of the pair's velocity difference over the true difference's
     # Decoder phase: the decoder alone, sharpened on full frames once the latent space is fixed
     decoder_steps: int = 1200
     decoder_batch: int = 4
@@ -87,5 +96,5 @@ PRESETS: dict[str, TrainConfig] = {
     "smoke": TrainConfig(size=128, vae_steps=2, vae_batch=2, vae_crop=64, decoder_steps=2, decoder_batch=1, decoder_clip=2, motion_steps=2, motion_batch=1, latent_clips=4, latent_frames=10, edit_clips=4, edit_frames=10,
                          model="PyramidDiT-tiny", steps=2, batch=4, warmup=1, sample_every=2, checkpoint_every=1, motion_fit_steps=2, refine_steps=2, refine_edit_share=0.5,
                          critic_prompts=2, critic_seeds=2, critic_steps=2, critic_batch=4, first_frame_candidates=2,
-                         decoded_weight=1.0, decoded_examples=2, caption_weight=1.0),
+                         decoded_weight=1.0, decoded_examples=2, caption_weight=1.0, twin_clips=2, twin_frames=4, twin_pairs=1),
 }

@@ -30,3 +30,20 @@ def edit_clip_batch(rng: np.random.Generator, batch: int, n_frames: int, switch:
         t0 = float(rng.uniform(0, 60.0))
         clips.append(torch.cat([world.render(a, cut, size, fps, t0), world.render(b, n_frames - cut, size, fps, t0 + cut / fps)]))
     return torch.stack(clips).float().div_(127.5).sub_(1), before, after
+
+
+def twin_clip_batch(rng: np.random.Generator, batch: int, n_frames: int, size: int, fps: float,
+                    heldout: dict) -> tuple[torch.Tensor, list[world.Scene], list[world.Scene]]:
+    """Pairs of clips (B, 2, n_frames, 3, size, size) in [-1, 1]: a scene, then its twin with every
+    object's shape swapped (world.swapped), rendered over the same time. Both are on the training split."""
+    pairs: list[tuple[world.Scene, world.Scene]] = []
+    while len(pairs) < batch:
+        a = world.sample_scene(rng, heldout, want_heldout=False)
+        b = world.swapped(a, "shape")
+        if not world.is_heldout(b, heldout):
+            pairs.append((a, b))
+    video = []
+    for a, b in pairs:
+        t0 = float(rng.uniform(0, 60.0))
+        video.append(torch.stack([world.render(a, n_frames, size, fps, t0), world.render(b, n_frames, size, fps, t0)]))
+    return torch.stack(video).float().div_(127.5).sub_(1), [a for a, _ in pairs], [b for _, b in pairs]

@@ -55,16 +55,20 @@ def scene_from_dict(s: dict) -> world.Scene:
 class Batcher:
     """Draws training examples from the latent dataset and, when there is one, the steering set:
     there the target is one of the first latent frames after a prompt edit, captioned with the
-    new prompt while its history still shows the old scene."""
+    new prompt while its history still shows the old scene. Given shape twins (train.py's
+    twins.pt), each batch ends with cfg.twin_pairs pairs: their first members, then their twins."""
 
     def __init__(self, latents: torch.Tensor, scenes: list[dict], cfg: TrainConfig, tp: pyramid.TemporalPyramid, seed: int,
-                 edits: dict | None = None, rollout=None):
+                 edits: dict | None = None, rollout=None, twins: dict | None = None):
         self.latents, self.cfg, self.tp = latents, cfg, tp
         self.rollout = rollout
         self.scenes = [scene_from_dict(s) for s in scenes]
         self.edits = edits
         if edits is not None:
             self.edit_scenes = [scene_from_dict(s) for s in edits["after"]]
+        self.twins = twins
+        if twins is not None:
+            self.twin_scenes = [tuple(scene_from_dict(s) for s in pair) for pair in twins["scenes"]]
         self.rng = np.random.default_rng(seed)
         self.tokenizer = default_tokenizer()
 
@@ -88,6 +92,25 @@ class Batcher:
             # stream whose motion never starts stays still.
             return clip[int(self.rng.integers(clip.shape[0] - 1)):], 1, self.scenes[i], True
         return clip, int(self.rng.integers(1, clip.shape[0])), self.scenes[i], True
+
+    def twin_pair(self) -> tuple[list, torch.Tensor, torch.Tensor, list[str]]:
+        """One pair of shape twins: their shared history (uncorrupted levels), the two targets
+        (C, h, w) and the frame before the target (zeros before a clip's start), and the two
+        captions, alike but for the shape words. The history is either twin's past, so one
+        target continues it and the other is a shape edit; or, in a share of pairs, there is
+        none, and only the words tell the shape."""
+        i = int(self.rng.integers(len(self.twin_scenes)))
+        clips = self.twins["latents"][i].float()  # (2, K, C, h, w)
+        if self.rng.random() < self.cfg.twin_first_share:
+            k = int(self.rng.integers(clips.shape[1]))
+            levels, previous = self.history(clips[0], 0), torch.zeros_like(clips[0, 0])
+        else:
+            k = int(self.rng.integers(1, clips.shape[1]))
+            past = clips[int(self.rng.integers(2))]
+            levels, previous = self.history(past, k), self.frame(past, k - 2)
+        seed = int(self.rng.integers(2**31))  # one draw of synonyms for both captions
+        captions = [world.caption(scene, np.random.default_rng(seed)) for scene in self.twin_scenes[i]]
+        return levels, clips[:, k], previous, captions
 
     def history(self, clip: torch.Tensor, k: int):
         """The temporal-pyramid history of frame k of a clip, uncorrupted."""
@@ -123,17 +146,31 @@ class Batcher:
             histories.append(levels)
             targets.append(clip[k])
             captions.append("" if self.rng.random() < self.cfg.text_dropout else text)
+        pairs = [self.twin_pair() for _ in range(self.cfg.twin_pairs if self.twins is not None else 0)]
+        for member in (0, 1):
+            for levels, pair_targets, before, pair_captions in pairs:
+                histories.append(levels)
+                targets.append(pair_targets[member])
+                previous.append(before)
+                captions.append(pair_captions[member])
+        twins = len(pairs)
         levels = cat_levels(histories)
         newest = pyramid.newest(levels)
-        sigma_c = torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, batch)).float()
-        levels = [((1 - sigma_c[:, None, None, None, None]) * lat + sigma_c[:, None, None, None, None] * torch.randn_like(lat),
+        sigma_c = tie_twins(torch.from_numpy(self.rng.uniform(0, self.cfg.history_noise_max, len(targets))).float(), twins)
+        levels = [(tie_twins((1 - sigma_c[:, None, None, None, None]) * lat + sigma_c[:, None, None, None, None] * torch.randn_like(lat), twins),
                    ages, mask) for lat, ages, mask in levels]
-        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions), newest, torch.stack(previous), captions
+        return levels, sigma_c, torch.stack(targets), self.tokenizer.batch(captions), newest, torch.stack(previous), captions, twins
 
     @staticmethod
     def frame(clip: torch.Tensor, j: int) -> torch.Tensor:
         """Latent frame j of a clip, zeros before its start."""
         return clip[j] if j >= 0 else torch.zeros_like(clip[0])
+
+
+def tie_twins(t: torch.Tensor, twins: int) -> torch.Tensor:
+    """`t` (B, ...) with its last `twins` rows, a batch's twins, replaced by the rows of their first
+    members: what a pair shares (its history's corruption, its noise, its point on the flow)."""
+    return torch.cat([t[:-twins], t[-2 * twins:-twins]]) if twins else t
 
 
 def cat_levels(histories):
@@ -179,7 +216,8 @@ def foreground_weights(clean: torch.Tensor, strength: float, spread: int = 0) ->
 
 
 def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float = 0.0, reference: torch.Tensor | None = None,
-                   target_without_past: bool = False, origin: torch.Tensor | None = None, bridge: torch.Tensor | None = None):
+                   target_without_past: bool = False, origin: torch.Tensor | None = None, bridge: torch.Tensor | None = None,
+                   twins: int = 0):
     """Per stage: (noisy latent, sigma, target velocity, loss weights) on the piecewise flow of Pyramid Flow.
 
     The flow ends at `x0`, or at `x0 - origin` given an `origin` (B, C, h, w): a residual model's.
@@ -193,7 +231,10 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
     tilt the loss's optimum: where the model cannot yet tell object from background, a target
     with the object there counts many times more than one without, so the velocity that
     minimises it paints object on every cell that might hold one, and objects come out too big.
-    Weights from what the model is given (the history) leave the optimum where it is."""
+    Weights from what the model is given (the history) leave the optimum where it is.
+
+    The last `twins` examples are the twins of the `twins` before them (Batcher) and share their noise
+    and their point on each stage's flow."""
     out = []
     b = x0.shape[0]
     no_past = None if reference is None or not target_without_past else ~pyramid.present(reference)[:, None, None, None]
@@ -205,11 +246,11 @@ def stage_examples(x0: torch.Tensor, sp: pyramid.SpatialPyramid, strength: float
         coarse = pyramid.up(pyramid.down(end, 2)) if k > 0 else torch.zeros_like(end)
         if bridged is not None and k == last:
             coarse = torch.where(bridged, bridge, coarse)
-        noise = torch.randn_like(end)
+        noise = tie_twins(torch.randn_like(end), twins)
         s, e = sp.starts[k], sp.ends[k]
         x_start = (1 - s) * coarse + s * noise
         x_end = (1 - e) * end + e * noise
-        u = torch.rand(b, 1, 1, 1)
+        u = tie_twins(torch.rand(b, 1, 1, 1), twins)
         x = (1 - u) * x_start + u * x_end
         sigma = (s + (e - s) * u).flatten()
         weights = foreground_weights(clean, strength) if reference is None else \
@@ -250,14 +291,15 @@ class DecodedTerm:
 
 def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyramid, cfg: TrainConfig, carry: MotionCarry | None,
                     levels, sigma_c: torch.Tensor, x0: torch.Tensor, ids: torch.Tensor, newest: torch.Tensor, previous: torch.Tensor,
-                    captions: list[str], device: torch.device, decoded: DecodedTerm | None = None,
+                    captions: list[str], twins: int, device: torch.device, decoded: DecodedTerm | None = None,
                     probe: CaptionProbe | None = None) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
     """The flow-matching loss of one batch (as Batcher returns it), per spatial stage (the history
     is encoded once for all of them), and the weighted extra terms: a bridge model's motion loss
     (its `carry` moves the newest frame on to where its last stage starts; the carry's head learns
     from the prompt as the denoiser reads it, without teaching the text encoder), given `decoded`,
-    the decoded-frame loss of the last stage, and given `probe`, the caption probe's loss on the
-    text encoder's output for the batch's `captions`."""
+    the decoded-frame loss of the last stage, given `probe`, the caption probe's loss on the
+    text encoder's output for the batch's `captions`, and given `twins` pairs of shape twins at the
+    batch's end, the pair term (twin_error)."""
     levels = [tuple(t.to(device) for t in lvl) for lvl in levels]
     emb, mask = text(ids.to(device))
     hk, hv, hb = dit.encode_history(levels, sigma_c.to(device))
@@ -267,13 +309,15 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
     x0, newest, previous = x0.to(device), newest.to(device), previous.to(device)
     bridge = bridge_start(carry, newest, previous, emb, mask) if carry else None
     extra = {}
+    velocities = []
     last = sp.stages - 1
     for k, (x, sigma, target, weight) in enumerate(stage_examples(x0, sp, cfg.foreground_weight, reference,
                                                                   target_without_past=cfg.foreground_from == "history+target",
-                                                                  origin=origin, bridge=bridge)):
+                                                                  origin=origin, bridge=bridge, twins=twins)):
         sigma = sigma.to(device)
         v = dit(x, sigma, emb, mask, hk, hv, hb)
         losses.append(((v - target) ** 2 * weight).mean())
+        velocities.append((v, target))
         if decoded is not None and k == last:
             estimate = clean_estimate(x, sigma, v, sp.starts[k], sp.ends[k])
             extra["decoded"] = cfg.decoded_weight * decoded(estimate if origin is None else estimate + origin, x0, newest)
@@ -281,7 +325,25 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
         extra["motion"] = motion_loss(carry, newest, previous, x0, emb.detach(), mask)
     if probe is not None:
         extra["captions"] = cfg.caption_weight * probe.loss(emb, mask, captions)
+    if twins:
+        extra["twins"] = cfg.twin_weight * twin_error(velocities, twins)
     return losses, extra
+
+
+def twin_error(velocities: list[tuple[torch.Tensor, torch.Tensor]], twins: int) -> torch.Tensor:
+    """The pair term: per pair of twins (the batch's last 2 * `twins` examples), the squared error
+    of the difference between the two predicted velocities against the difference between the
+    two true ones, over every stage, relative to the true difference's size; averaged over pairs.
+    The pair shares its history and noise, so the shared part of both errors (where an object
+    will be, how the noise resolves) cancels: what is left is what the shape words alone should
+    change. 1 for a model that ignores them, 0 for one that follows them exactly."""
+    error, size = 0.0, 0.0
+    for v, target in velocities:
+        drawn = v[-2 * twins:-twins] - v[-twins:]
+        truth = target[-2 * twins:-twins] - target[-twins:]
+        error = error + ((drawn - truth) ** 2).flatten(1).sum(1)
+        size = size + (truth ** 2).flatten(1).sum(1)
+    return (error / size.clamp_min(1e-6)).mean()
 
 
 def optimizer(text: TextEncoder, dit: PyramidDiT, lr: float) -> tuple[torch.optim.Optimizer, list[list[torch.nn.Parameter]]]:
@@ -394,12 +456,14 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     dataset = load(os.path.join(out, "latents.pt"))
     edits_path = os.path.join(out, "edits.pt")
     edits = load(edits_path) if cfg.edit_share > 0 and os.path.exists(edits_path) else None
+    twins_path = os.path.join(out, "twins.pt")
+    twins = load(twins_path) if cfg.twin_pairs > 0 and os.path.exists(twins_path) else None
     vae = vae.to(device).eval().requires_grad_(False)
     bridge = cfg.continuation == "bridge"
     carry = MotionCarry(vae, dit.motion) if bridge else None
     rollout = own_sampler(ema_text, ema_dit, sp, tp, device, MotionCarry(vae, ema_dit.motion) if bridge else None) \
         if cfg.rollout_share > 0 else None
-    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout)
+    batcher = Batcher(dataset["latents"], dataset["scenes"], cfg, tp, seed=step, edits=edits, rollout=rollout, twins=twins)
     decoded = DecodedTerm(shipped_vae(out, vae).to(device), cfg.decoded_examples, cfg.foreground_weight) if cfg.decoded_weight else None
     if dit.motion is not None and dit.motion.untrained() and step > 0 and cfg.motion_fit_steps:  # it joins a trained denoiser
         fit_motion_head(MotionCarry(vae, dit.motion), ema_text, dataset["latents"], batcher.scenes, cfg.motion_fit_steps, device, step)
@@ -407,7 +471,9 @@ def train_denoiser(cfg: TrainConfig, out: str, device: torch.device, deadline: f
     log = Log(os.path.join(out, "denoiser.log"), cfg.steps)
     n_params = sum(p.numel() for p in params)
     n_edits = len(edits["switch"]) if edits else 0
-    print(f"denoiser: {n_params / 1e6:.2f}M parameters, {len(dataset['scenes'])} clips, {n_edits} steering clips", flush=True)
+    n_twins = len(twins["scenes"]) if twins else 0
+    print(f"denoiser: {n_params / 1e6:.2f}M parameters, {len(dataset['scenes'])} clips, {n_edits} steering clips, "
+          f"{n_twins} pairs of shape twins", flush=True)
 
     def checkpoint():
         save(path, text=text.state_dict(), dit=dit.state_dict(), ema_text=ema_text.state_dict(),

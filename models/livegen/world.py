@@ -10,7 +10,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -130,8 +130,6 @@ def edit_scene(rng: np.random.Generator, scene: Scene, heldout: dict[str, list[l
                want_heldout: bool = False) -> Scene:
     """The scene after one steering edit: a new background colour, or a new colour or shape for
     one object. Objects keep their places and motions, as a steer should leave them."""
-    from dataclasses import replace
-
     while True:
         kind = EDIT_KINDS[rng.integers(len(EDIT_KINDS))]
         taken = {o.color for o in scene.objects}
@@ -150,6 +148,29 @@ def edit_scene(rng: np.random.Generator, scene: Scene, heldout: dict[str, list[l
             edited = replace(scene, objects=scene.objects[:i] + (o,) + scene.objects[i + 1:])
         if heldout is None or is_heldout(edited, heldout) == want_heldout:
             return edited
+
+
+def next_of(values: list[str], value: str, taken: set[str]) -> str:
+    """The value after `value` in `values`, round the list, skipping those `taken`."""
+    i = values.index(value)
+    return next(v for v in values[i + 1:] + values[:i] if v not in taken)
+
+
+def swapped(scene: Scene, kind: str) -> Scene:
+    """The scene after a steering edit of one kind (EDIT_KINDS) to every object at once: the
+    background, or each object's colour or shape, changed to the next value that the scene leaves
+    free; places and motions kept, so the edited scene rendered over the same time is the truth
+    after such an edit."""
+    if kind == "background":
+        return replace(scene, background=next_of(COLORS, scene.background, {o.color for o in scene.objects}))
+    objects = list(scene.objects)
+    for i, o in enumerate(objects):
+        if kind == "color":
+            taken = {scene.background} | {p.color for j, p in enumerate(objects) if j != i}
+            objects[i] = replace(o, color=next_of(COLORS, o.color, taken))
+        else:
+            objects[i] = replace(o, shape=next_of(SHAPES, o.shape, set()))
+    return replace(scene, objects=tuple(objects))
 
 
 def describe_object(o: ObjectSpec, rng: np.random.Generator | None) -> str:

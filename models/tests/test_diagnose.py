@@ -4,7 +4,7 @@ import unittest
 import numpy as np
 import torch
 
-from diagnose import displacement, judge, prompt_reading, shapes_by_kind, swapped
+from diagnose import displacement, judge, prompt_reading, shapes_by_kind
 from livegen import pyramid, world
 from livegen.sampler import Generator
 from livegen.vae import StreamingDecoder
@@ -46,21 +46,6 @@ class ShapesByKindTest(unittest.TestCase):
 
 
 class PromptReadingTest(unittest.TestCase):
-    def test_an_edit_changes_that_attribute_of_every_object_alone_and_the_caption_says_so(self):
-        rng = np.random.default_rng(3)
-        for scene in [world.sample_scene(rng) for _ in range(40)]:
-            _, objects = world.parse_caption(world.caption(scene))
-            for kind in world.EDIT_KINDS:
-                edited = swapped(scene, kind)
-                self.assertEqual((edited.starts, edited.bounce_signs, edited.shading), (scene.starts, scene.bounce_signs, scene.shading))
-                background, changed = world.parse_caption(world.caption(edited))
-                self.assertEqual(background != scene.background, kind == "background")
-                self.assertNotIn(background, [o.color for o in changed])
-                self.assertEqual(len({o.color for o in changed}), len(changed))
-                for before, after in zip(objects, changed):
-                    for field in ("color", "shape", "size", "motion"):
-                        self.assertEqual(getattr(before, field) != getattr(after, field), field == kind, (kind, field))
-
     def test_a_model_that_cannot_read_the_prompt_follows_no_edit_and_one_that_can_moves_with_each(self):
         tok, text, dit, vae = tiny_model()
         with torch.no_grad():  # the zero-initialised layers too, so that the text reaches the output

@@ -19,7 +19,7 @@ from livegen.frame_loss import pixel_foreground_weights
 from train import apply_override, palette_error, saved_config
 from livegen.carry import MotionCarry, motion_error
 from livegen.train_denoiser import (Batcher, DecodedTerm, clean_estimate, fit_motion_head, foreground_weights, learning_rate,
-                                    optimizer, stage_examples, with_motion_head)
+                                    optimizer, stage_examples, twin_error, with_motion_head)
 from livegen.caption_probe import IGNORE, CaptionProbe, caption_labels
 from livegen.text import TextConfig, TextEncoder, default_tokenizer
 from livegen.vae import VAEConfig, VideoVAE
@@ -215,7 +215,7 @@ class TrainingExamplesTest(unittest.TestCase):
             calls.append((levels, captions, previous))
             return torch.full((len(captions), 4, 8, 8), -5.0)
 
-        levels, _, targets, _, reference, previous, _ = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
+        levels, _, targets, _, reference, previous, _, _ = Batcher(latents, scenes, cfg, tp, seed=1, rollout=rollout)(64)
         newest, _, mask = levels[0]
         has_past = mask[:, 0] == 1
         self.assertTrue(torch.equal(reference, newest[:, 0] * has_past[:, None, None, None]))
@@ -244,7 +244,7 @@ class TrainingExamplesTest(unittest.TestCase):
         latents, scenes = counting_latents()
         cfg = dataclasses.replace(PRESETS["smoke"], first_frame_share=0.0, motion_start_share=1.0, history_noise_max=0.0,
                                   history_drop=0.0, edit_share=0.0)
-        levels, _, targets, _, _, previous, _ = Batcher(latents, scenes, cfg, tp, seed=1)(64)
+        levels, _, targets, _, _, previous, _, _ = Batcher(latents, scenes, cfg, tp, seed=1)(64)
         target = targets[:, 0, 0, 0]
         self.assertTrue(torch.equal(levels[0][0][:, 0, 0, 0, 0], target - 1))  # the newest is the frame before the target
         self.assertTrue(all(float(m.sum()) == 0 for _, _, m in levels[1:]))  # and nothing older
@@ -279,6 +279,57 @@ class TrainingExamplesTest(unittest.TestCase):
         blended[..., 3:5] = ((purple + orange) / 2)[:, None, None]
         self.assertGreater((off - video).abs().mean(), (blended - video).abs().mean())  # L1 prefers the blend
         self.assertGreater(palette_error(blended, video).item(), 10 * palette_error(off, video).item())
+
+
+class ShapeTwinsTest(unittest.TestCase):
+    def test_a_pair_of_twins_shares_its_history_and_its_corruption_and_its_captions_differ_in_the_shape_words_alone(self):
+        tp = pyramid.TemporalPyramid()
+        latents, scenes = counting_latents()
+        rng = np.random.default_rng(2)
+        pairs = [world.sample_scene(rng) for _ in range(5)]
+        twins = {"latents": torch.stack([latents[:5], latents[:5] + 100], dim=1),  # the twin's frame j holds j + 100
+                 "scenes": [[dataclasses.asdict(a), dataclasses.asdict(world.swapped(a, "shape"))] for a in pairs]}
+        cfg = dataclasses.replace(PRESETS["smoke"], twin_pairs=6, twin_first_share=0.5, text_dropout=1.0, edit_share=0.0)
+        levels, sigma_c, targets, _, newest, previous, captions, twins_in_batch = Batcher(latents, scenes, cfg, tp, seed=4, twins=twins)(8)
+        self.assertEqual((twins_in_batch, targets.shape[0], len(captions)), (6, 20, 20))
+        first, twin = slice(8, 14), slice(14, 20)
+        self.assertTrue(torch.equal(targets[twin] - targets[first], torch.full_like(targets[first], 100.0)))
+        self.assertTrue(torch.equal(sigma_c[twin], sigma_c[first]))
+        self.assertGreater(float(sigma_c[first].std()), 0)
+        for lat, ages, mask in levels:
+            for t in (lat, ages, mask):
+                self.assertTrue(torch.equal(t[twin], t[first]))
+        self.assertTrue(torch.equal(newest[twin], newest[first]))
+        self.assertTrue(torch.equal(previous[twin], previous[first]))
+        has_past = pyramid.present(newest[first])
+        self.assertTrue(0 < int(has_past.sum()) < 6)  # first frames and continuations
+        step = targets[first][:, 0, 0, 0] % 100 - newest[first][:, 0, 0, 0] % 100
+        self.assertTrue(torch.equal(step[has_past], torch.ones(int(has_past.sum()))))  # the history is the frames just before
+        self.assertEqual(captions[:8], [""] * 8)
+        for a, b in zip(captions[first], captions[twin]):
+            (bg_a, objects_a), (bg_b, objects_b) = world.parse_caption(a), world.parse_caption(b)
+            self.assertEqual(bg_a, bg_b)
+            self.assertEqual([dataclasses.replace(o, shape="") for o in objects_a], [dataclasses.replace(o, shape="") for o in objects_b])
+            self.assertTrue(all(x.shape != y.shape for x, y in zip(objects_a, objects_b)))
+            self.assertEqual(len(a.split()), len(b.split()))
+            self.assertEqual(sum(u != v for u, v in zip(a.split(), b.split())), len(objects_a))  # the same synonyms elsewhere
+
+    def test_twins_share_the_noise_and_the_point_on_every_stages_flow(self):
+        sp = pyramid.SpatialPyramid()
+        x0 = torch.randn(7, 4, 16, 16)
+        x0[5:] = x0[3:5]
+        for x, sigma, target, _ in stage_examples(x0, sp, twins=2):
+            for t in (x, sigma, target):
+                self.assertTrue(torch.equal(t[5:], t[3:5]))
+            self.assertFalse(torch.equal(x[3:5], x[1:3]))
+
+    def test_the_pair_term_is_nil_for_a_model_that_follows_the_shape_words_and_one_for_a_model_that_ignores_them(self):
+        targets = [torch.randn(6, 4, s, s) for s in (4, 8, 16)]
+        self.assertEqual(float(twin_error([(t, t) for t in targets], 2)), 0.0)
+        ignoring = [(torch.cat([t[:4], t[2:4]]), t) for t in targets]  # each twin predicted as its first member
+        self.assertAlmostEqual(float(twin_error(ignoring, 2)), 1.0, places=5)
+        halfway = [(torch.cat([t[:4], (t[2:4] + t[4:]) / 2]), t) for t in targets]
+        self.assertAlmostEqual(float(twin_error(halfway, 2)), 0.25, places=5)
 
 
 class MotionHeadCheckpointTest(unittest.TestCase):

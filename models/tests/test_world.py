@@ -104,6 +104,21 @@ class EditSceneTest(unittest.TestCase):
             self.assertTrue(all(o.color != b.background for o in b.objects))
             self.assertEqual(len({o.color for o in b.objects}), len(b.objects))
 
+    def test_swapping_changes_that_attribute_of_every_object_alone_and_the_caption_says_so(self):
+        rng = np.random.default_rng(3)
+        for scene in [world.sample_scene(rng) for _ in range(40)]:
+            _, objects = world.parse_caption(world.caption(scene))
+            for kind in world.EDIT_KINDS:
+                edited = world.swapped(scene, kind)
+                self.assertEqual((edited.starts, edited.bounce_signs, edited.shading), (scene.starts, scene.bounce_signs, scene.shading))
+                background, changed = world.parse_caption(world.caption(edited))
+                self.assertEqual(background != scene.background, kind == "background")
+                self.assertNotIn(background, [o.color for o in changed])
+                self.assertEqual(len({o.color for o in changed}), len(changed))
+                for before, after in zip(objects, changed):
+                    for field in ("color", "shape", "size", "motion"):
+                        self.assertEqual(getattr(before, field) != getattr(after, field), field == kind, (kind, field))
+
 
 class MotionFieldTest(unittest.TestCase):
     def test_pixels_an_object_sweeps_move_at_its_velocity_and_the_rest_is_still(self):
