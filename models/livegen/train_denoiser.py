@@ -317,7 +317,13 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
         sigma = sigma.to(device)
         v = dit(x, sigma, emb, mask, hk, hv, hb)
         losses.append(((v - target) ** 2 * weight).mean())
-        velocities.append((v, target))
+        if twins:
+            # Both twins drawn again from the point halfway between theirs, where nothing tells
+            # the shapes apart, so that their velocities can differ only as their captions do.
+            pair = slice(-2 * twins, None)
+            middle = (x[-2 * twins:-twins] + x[-twins:]) / 2
+            velocities.append((dit(torch.cat([middle, middle]), sigma[pair], emb[pair], mask[pair], hk[:, pair], hv[:, pair], hb[pair]),
+                               target[pair]))
         if decoded is not None and k == last:
             estimate = clean_estimate(x, sigma, v, sp.starts[k], sp.ends[k])
             extra["decoded"] = cfg.decoded_weight * decoded(estimate if origin is None else estimate + origin, x0, newest)
@@ -331,9 +337,10 @@ def denoiser_losses(text: TextEncoder, dit: PyramidDiT, sp: pyramid.SpatialPyram
 
 
 def twin_error(velocities: list[tuple[torch.Tensor, torch.Tensor]], twins: int) -> torch.Tensor:
-    """The pair term: per pair of twins (the batch's last 2 * `twins` examples), the squared error
-    of the difference between the two predicted velocities against the difference between the
-    two true ones, over every stage, relative to the true difference's size; averaged over pairs.
+    """The pair term: per pair of twins, the squared error of the difference between its two
+    predicted velocities against the difference between its two true ones, over every stage,
+    relative to the true difference's size; averaged over pairs. `velocities` holds per stage
+    the predicted and the true velocities of the `twins` first members, then of their twins.
     The pair shares its history and noise, so the shared part of both errors (where an object
     will be, how the noise resolves) cancels: what is left is what the shape words alone should
     change. 1 for a model that ignores them, 0 for one that follows them exactly."""
