@@ -22,9 +22,10 @@ class TrainConfig:
     edit_frames: int = 12  # latent frames per edit clip
     edit_share: float = 0.3  # share of denoiser examples drawn from them, targets just after the edit
     # Shape twins: clips paired with the same scene whose every object has another shape (world.swapped),
-    # over the same time. A pair is drawn with one history and one noise, so the difference of its two
-    # velocities is what the shape words alone should change; the flow loss buries that under the
-    # rest of the frame's error, and the denoiser learned to ignore them (docs/architecture.md)
+    # over the same time. A pair is drawn with one history and one noise, and both twins again from
+    # the point halfway between theirs under their own captions: the difference of those velocities
+    # is what the shape words alone should change. The flow loss buries that under the rest of the
+    # frame's error, and the denoiser learned to ignore the words (docs/architecture.md)
     twin_clips: int = 0  # pairs encoded once (<out>/twins.pt); 0: none
     twin_frames: int = 10  # latent frames per twin clip
     twin_pairs: int = 4  # pairs in each denoiser batch, beside its `batch` examples
