@@ -19,7 +19,7 @@ from livegen.frame_loss import pixel_foreground_weights
 from train import apply_override, palette_error, saved_config
 from livegen.carry import MotionCarry, motion_error
 from livegen.train_denoiser import (Batcher, DecodedTerm, clean_estimate, fit_motion_head, foreground_weights, learning_rate,
-                                    optimizer, stage_examples, twin_error, with_motion_head)
+                                    denoiser_losses, optimizer, stage_examples, twin_error, with_motion_head)
 from livegen.caption_probe import IGNORE, CaptionProbe, caption_labels
 from livegen.text import TextConfig, TextEncoder, default_tokenizer
 from livegen.vae import VAEConfig, VideoVAE
@@ -322,6 +322,29 @@ class ShapeTwinsTest(unittest.TestCase):
             for t in (x, sigma, target):
                 self.assertTrue(torch.equal(t[5:], t[3:5]))
             self.assertFalse(torch.equal(x[3:5], x[1:3]))
+
+    def test_drawn_from_their_midpoint_twins_differ_only_as_their_captions_make_them(self):
+        _, text, dit, _ = tiny_model()
+        with torch.no_grad():  # the zero-initialised layers too, so that the text reaches the output
+            for p in list(text.parameters()) + list(dit.parameters()):
+                p.add_(0.2 * torch.randn_like(p))
+        rng = np.random.default_rng(5)
+        scenes = [world.sample_scene(rng) for _ in range(3)]
+        latents = torch.randn(3, 6, 16, 8, 8)
+        twins = {"latents": torch.stack([latents, latents + torch.randn_like(latents)], dim=1),
+                 "scenes": [[dataclasses.asdict(a), dataclasses.asdict(world.swapped(a, "shape"))] for a in scenes]}
+        cfg = dataclasses.replace(PRESETS["smoke"], twin_pairs=3, edit_share=0.0, rollout_share=0.0)
+        batch = Batcher(latents, [dataclasses.asdict(a) for a in scenes], cfg, pyramid.TemporalPyramid(), seed=0, twins=twins)(2)
+
+        def deaf(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # one reading for every caption
+            return torch.ones(ids.shape[0], ids.shape[1], 32), torch.ones(ids.shape[0], ids.shape[1])
+
+        sp, cpu = pyramid.SpatialPyramid(), torch.device("cpu")
+        with torch.no_grad():
+            _, ignoring = denoiser_losses(deaf, dit, sp, cfg, None, *batch, cpu)
+            _, reading = denoiser_losses(text, dit, sp, cfg, None, *batch, cpu)
+        self.assertAlmostEqual(float(ignoring["twins"]), 1.0, places=5)
+        self.assertGreater(abs(float(reading["twins"]) - 1.0), 1e-2)
 
     def test_the_pair_term_is_nil_for_a_model_that_follows_the_shape_words_and_one_for_a_model_that_ignores_them(self):
         targets = [torch.randn(6, 4, s, s) for s in (4, 8, 16)]
