@@ -95,7 +95,7 @@ class Batcher:
 
     def twin_pair(self) -> tuple[list, torch.Tensor, torch.Tensor, list[str]]:
         """One pair of shape twins: their shared history (uncorrupted levels), the two targets
-        (C, h, w) and the frame before the target (zeros before a clip's start), and the two
+        (C, h, w), the frame before the history's newest (zeros where there is none), and the two
         captions, alike but for the shape words. The history is either twin's past, so one
         target continues it and the other is a shape edit; or, in a share of pairs, there is
         none, and only the words tell the shape."""
