@@ -44,7 +44,6 @@ class ShapesByKindTest(unittest.TestCase):
         self.assertEqual(shapes_by_kind(judge(frames, [as_triangle]), [as_triangle]), {"large circle": 1.0, "small triangle": 0.0})
 
 
-
 class PromptReadingTest(unittest.TestCase):
     def test_a_model_that_cannot_read_the_prompt_follows_no_edit_and_one_that_can_moves_with_each(self):
         tok, text, dit, vae = tiny_model()
